@@ -1,0 +1,262 @@
+"""One run: validate the config, load data, train, evaluate once on test, write artifacts.
+
+Called by run.py through Hydra. In a sweep, every failure of a trial is recorded in its
+result.json and turned into a worst-case objective so the sweep carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from lstm_ae import plots
+from lstm_ae.artifacts import load_checkpoint, write_json
+from lstm_ae.config import validate
+from lstm_ae.data.base import SequenceData
+from lstm_ae.errors import ConfigError, DataError
+from lstm_ae.model import LSTMAutoencoder
+from lstm_ae.tasks import Task
+from lstm_ae.trainer import BEST_CKPT, Trainer, evaluate, resolve_device
+
+log = logging.getLogger("lstm_ae")
+
+RESULT = "result.json"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def worst_value(direction: str) -> float:
+    """What a failed trial returns: finite-free but accepted by every Optuna sweeper."""
+    return math.inf if direction == "minimize" else -math.inf
+
+
+def build_model(cfg_model, data: SequenceData, task: Task) -> LSTMAutoencoder:
+    if cfg_model.input_size is not None and cfg_model.input_size != data.input_size:
+        raise ConfigError(
+            f"model.input_size={cfg_model.input_size} does not match dataset={data.name}, whose sequences have "
+            f"{data.input_size} feature(s) per step; leave it null to follow the dataset"
+        )
+    return LSTMAutoencoder(
+        input_size=data.input_size,
+        hidden=cfg_model.hidden,
+        layers=cfg_model.layers,
+        dropout=cfg_model.dropout,
+        chrono_init=data.seq_len if cfg_model.chrono_init else 0,
+        **task.model_heads(data.n_classes),
+    )
+
+
+@torch.inference_mode()
+def reconstruct(model, task: Task, x: torch.Tensor, device) -> np.ndarray:
+    model.eval()
+    inp, _ = task.split_batch(x.to(device))
+    return model(inp).recon.float().cpu().numpy()
+
+
+def write_plots(
+    data: SequenceData, model, task: Task, history: list[dict], out: Path, n_examples: int, device
+) -> list[str]:
+    """The figures every run has: examples, test reconstructions, learning curves."""
+    plots.plot_examples(data, out / "examples.png", n=min(n_examples, len(data.train)))
+    n_rec = min(len(data.test), 3 if data.kind == "signal" else 8)
+    idx = list(range(n_rec))
+    x = data.test.x[idx]
+    inp, _ = task.split_batch(x)
+    plots.plot_reconstructions(
+        data,
+        "test",
+        idx,
+        inp.numpy(),
+        reconstruct(model, task, x, device),
+        out / "reconstructions.png",
+        f"{data.name}: test originals vs reconstructions (best checkpoint)",
+    )
+    files = ["examples.png", "reconstructions.png"]
+    if history:
+        plots.plot_curves(
+            history,
+            "loss",
+            "loss (MSE + weighted heads)",
+            out / "loss.png",
+            f"{data.name} / {task.name}: loss vs epoch",
+            logy=True,
+        )
+        files.append("loss.png")
+        if "train_acc" in history[0]:
+            plots.plot_curves(
+                history, "acc", "accuracy", out / "accuracy.png", f"{data.name} / {task.name}: accuracy vs epoch"
+            )
+            files.append("accuracy.png")
+        if "train_pred" in history[0]:
+            plots.plot_curves(
+                history,
+                "pred",
+                "prediction MSE (normalized)",
+                out / "prediction_loss.png",
+                f"{data.name}: prediction loss vs epoch",
+                logy=True,
+            )
+            files.append("prediction_loss.png")
+    return files
+
+
+def run_experiment(cfg: DictConfig) -> float:
+    """Hydra task function: returns the validation objective for the sweeper."""
+    out = Path(HydraConfig.get().runtime.output_dir)
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    direction = str(cfg.task.get("direction", "minimize"))
+    t_start = time.perf_counter()
+    result: dict = {"status": "failed", "overrides": list(HydraConfig.get().overrides.task)}
+    try:
+        value = _run(cfg, out, result, t_start)
+        return value if math.isfinite(value) else worst_value(direction)
+    except (ConfigError, DataError) as exc:
+        result.update(status="failed", reason=str(exc), wall_time_s=time.perf_counter() - t_start)
+        write_json(out / RESULT, result)
+        log.error("error: %s", exc)
+        if multirun:
+            return worst_value(direction)
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as exc:
+        if not multirun:
+            raise
+        result.update(status="failed", reason=f"{type(exc).__name__}: {exc}", wall_time_s=time.perf_counter() - t_start)
+        write_json(out / RESULT, result)
+        log.exception("trial failed")
+        return worst_value(direction)
+
+
+def _run(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
+    model_cfg, trainer_cfg = validate(cfg)
+    task: Task = instantiate(cfg.task)
+    optimizer_factory = instantiate(cfg.optimizer)
+    scheduler_cfg = None
+    if cfg.get("scheduler") and cfg.scheduler.get("factory"):
+        scheduler_cfg = {**OmegaConf.to_container(cfg.scheduler), "factory": instantiate(cfg.scheduler.factory)}
+    if trainer_cfg.threads:
+        torch.set_num_threads(trainer_cfg.threads)
+    device = resolve_device(trainer_cfg.device)
+    seed_everything(trainer_cfg.seed)
+
+    data: SequenceData = instantiate(cfg.dataset)
+    task.check_data(data)
+    model = build_model(model_cfg, data, task)
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info(
+        "dataset=%s train/val/test=%d/%d/%d, T=%d, features=%d | model hidden=%d layers=%d params=%d | task=%s | device=%s threads=%d precision=%s",
+        data.name,
+        len(data.train),
+        len(data.val),
+        len(data.test),
+        data.seq_len,
+        data.input_size,
+        model_cfg.hidden,
+        model_cfg.layers,
+        n_params,
+        task.name,
+        device,
+        torch.get_num_threads(),
+        trainer_cfg.precision,
+    )
+    callbacks = []
+    trial_ctx = cfg.get("trial_ctx")
+    if trial_ctx:
+        from lstm_ae.pruning import PruningReporter
+
+        callbacks.append(PruningReporter.from_ctx(trial_ctx))
+    trainer = Trainer(
+        model,
+        task,
+        optimizer_factory,
+        scheduler_cfg,
+        out,
+        epochs=trainer_cfg.epochs,
+        batch_size=trainer_cfg.batch_size,
+        eval_batch_size=trainer_cfg.eval_batch_size,
+        grad_clip=trainer_cfg.grad_clip,
+        device=device,
+        precision=trainer_cfg.precision,
+        patience=trainer_cfg.early_stopping.patience,
+        min_delta=trainer_cfg.early_stopping.min_delta,
+        seed=trainer_cfg.seed,
+        log_every_s=trainer_cfg.log_every_s,
+        resume=trainer_cfg.resume,
+        max_time_s=trainer_cfg.max_time_s,
+        epoch_callbacks=callbacks,
+    )
+    status, reason = "completed", ""
+    try:
+        outcome = trainer.fit(data.train, data.val)
+        status, reason, history = outcome.status, outcome.reason, outcome.history
+        best_objective, best_epoch = outcome.best_objective, outcome.best_epoch
+    except Exception as exc:
+        if type(exc).__name__ != "TrialPruned":
+            raise
+        history = _history_from(out)
+        status, reason = "pruned", str(exc) or "pruned by the sweeper's pruner"
+        best_objective = min((row[f"val_{task.objective.removeprefix('val_')}"] for row in history), default=math.inf)
+        best_epoch = None
+    result.update(
+        status=status,
+        reason=reason,
+        objective_name=task.objective,
+        direction=task.direction,
+        objective=best_objective,
+        best_epoch=best_epoch,
+        epochs_run=len(history),
+        n_params=n_params,
+        train_size=len(data.train),
+        val_size=len(data.val),
+        test_size=len(data.test),
+    )
+    if (out / BEST_CKPT).exists() and status != "diverged":
+        model.load_state_dict(load_checkpoint(out / BEST_CKPT)["model"])
+        test = evaluate(model, task, data.test, device, trainer_cfg.precision, trainer_cfg.eval_batch_size)
+        result["test"] = test
+        result["test"].update(task.extra_test_metrics(model, data, device, out))
+        log.info("test (best checkpoint, epoch %s): %s", best_epoch, _fmt_metrics(result["test"]))
+    result["figures"] = write_plots(data, model, task, history, out, trainer_cfg.n_plot_examples, device)
+    result["wall_time_s"] = time.perf_counter() - t_start
+    write_json(out / RESULT, result)
+    log.info(
+        "status=%s objective %s=%.6g wall %.1fs -> %s",
+        status,
+        task.objective,
+        best_objective,
+        result["wall_time_s"],
+        out,
+    )
+    if status in ("completed", "early_stopped"):
+        return float(best_objective)
+    return math.nan
+
+
+def _history_from(out: Path) -> list[dict]:
+    import pandas as pd
+
+    path = out / "metrics.csv"
+    return pd.read_csv(path).to_dict("records") if path.exists() else []
+
+
+def _fmt_metrics(metrics: dict) -> str:
+    return " ".join(
+        f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in metrics.items()
+        if not isinstance(v, (dict, list))
+    )

@@ -1,0 +1,87 @@
+"""The LSTM autoencoder of the study, with optional heads for later tasks.
+
+Encoder LSTM over x_1..x_T; context z = last hidden state of the top layer; a decoder
+LSTM receives z at every one of the T steps; x̃_t = σ(U h̃_t). The model knows nothing of
+datasets: it takes an input size and returns tensors, and exposes z for heads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class AEOutput:
+    """Everything a task may score: reconstruction, context, optional head outputs."""
+
+    recon: torch.Tensor  # (B, T, F) in [0, 1]
+    z: torch.Tensor  # (B, H) context: last hidden state of the encoder's top layer
+    logits: torch.Tensor | None = None  # (B, C) class logits, when n_classes > 0
+    pred: torch.Tensor | None = None  # (B, T, F) next-step predictions, when predict
+
+
+class LSTMAutoencoder(nn.Module):
+    """Encoder/decoder LSTM pair; heads for classification and next-step prediction."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden: int,
+        layers: int = 1,
+        dropout: float = 0.0,
+        n_classes: int = 0,
+        class_from: str = "z",
+        predict: bool = False,
+        chrono_init: int = 0,
+    ) -> None:
+        super().__init__()
+        if class_from not in ("z", "decoder"):
+            raise ValueError(f"class_from must be 'z' or 'decoder', got {class_from!r}")
+        inter_dropout = dropout if layers > 1 else 0.0
+        self.encoder = nn.LSTM(input_size, hidden, layers, batch_first=True, dropout=inter_dropout)
+        self.decoder = nn.LSTM(hidden, hidden, layers, batch_first=True, dropout=inter_dropout)
+        self.output = nn.Linear(hidden, input_size)
+        self.classifier = nn.Linear(hidden, n_classes) if n_classes > 0 else None
+        self.predictor = nn.Linear(hidden, input_size) if predict else None
+        self.class_from = class_from
+        if chrono_init > 1:
+            self._chrono_init(chrono_init)
+
+    def _chrono_init(self, t_max: int) -> None:
+        """Chrono initialisation (Tallec & Ollivier 2018): forget-gate bias ~ log U(1, T-1),
+        input-gate bias = -forget bias, so memory spans the sequence length from step one."""
+        for lstm in (self.encoder, self.decoder):
+            for name, param in lstm.named_parameters():
+                if not name.startswith("bias_ih"):
+                    continue
+                h = param.shape[0] // 4
+                with torch.no_grad():
+                    param.zero_()
+                    forget = torch.log(torch.empty(h).uniform_(1, t_max - 1))
+                    param[h : 2 * h] = forget  # gate order: input, forget, cell, output
+                    param[:h] = -forget
+            for name, param in lstm.named_parameters():
+                if name.startswith("bias_hh"):
+                    with torch.no_grad():
+                        param.zero_()
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, T, F) -> z: (B, H), the top layer's last hidden state."""
+        _, (h_n, _) = self.encoder(x)
+        return h_n[-1]
+
+    def forward(self, x: torch.Tensor) -> AEOutput:
+        z = self.encode(x)
+        steps = x.shape[1]
+        dec_in = z.unsqueeze(1).expand(-1, steps, -1)
+        dec_h, _ = self.decoder(dec_in)
+        recon = torch.sigmoid(self.output(dec_h))
+        logits = None
+        if self.classifier is not None:
+            source = z if self.class_from == "z" else dec_h[:, -1]
+            logits = self.classifier(source)
+        pred = torch.sigmoid(self.predictor(dec_h)) if self.predictor is not None else None
+        return AEOutput(recon=recon, z=z, logits=logits, pred=pred)

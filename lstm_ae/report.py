@@ -1,0 +1,249 @@
+"""Sweep summary: one table and a few figures that show at a glance which trial won.
+
+    python -m lstm_ae.report <sweep folder>
+
+works on any sweep folder, during or after the sweep, including one whose trials partly
+failed. It reads each trial's .hydra/overrides.yaml, result.json and metrics.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
+
+from lstm_ae import plots  # noqa: F401,E402  (shared figure style)
+from lstm_ae.artifacts import save_figure, write_csv, write_text  # noqa: E402
+
+HIDDEN_OVERRIDE_PREFIXES = ("trial_ctx", "+trial_ctx", "hydra.")
+OK_STATUSES = ("completed", "early_stopped")
+
+
+def _parse_override(text: str) -> tuple[str, str]:
+    key, _, value = text.partition("=")
+    return key.lstrip("+~"), value
+
+
+def _load_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _number(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def collect(sweep_dir: Path) -> tuple[pd.DataFrame, list[str], dict[str, pd.DataFrame]]:
+    """Rows per trial, the swept parameter names, and each trial's metrics."""
+    rows, curves = [], {}
+    for trial_dir in sorted(
+        (p for p in sweep_dir.iterdir() if (p / ".hydra" / "overrides.yaml").exists()),
+        key=lambda p: (len(p.name), p.name),
+    ):
+        overrides = yaml.safe_load((trial_dir / ".hydra" / "overrides.yaml").read_text()) or []
+        params = dict(_parse_override(o) for o in overrides if not o.lstrip("+~").startswith(HIDDEN_OVERRIDE_PREFIXES))
+        result = _load_json(trial_dir / "result.json")
+        row = {"trial": trial_dir.name, **params}
+        row["status"] = result.get("status", "running or killed")
+        row["objective"] = _number(result.get("objective"))
+        row["objective_name"] = result.get("objective_name", "")
+        for key, value in (result.get("test") or {}).items():
+            if isinstance(value, (int, float)):
+                row[f"test_{key}"] = value
+        row["epochs"] = result.get("epochs_run")
+        row["wall_time_s"] = _number(result.get("wall_time_s"))
+        row["reason"] = result.get("reason", "")
+        row["folder"] = str(trial_dir)
+        rows.append(row)
+        if (trial_dir / "metrics.csv").exists():
+            try:
+                curves[trial_dir.name] = pd.read_csv(trial_dir / "metrics.csv")
+            except (OSError, ValueError, pd.errors.EmptyDataError):
+                pass
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df, [], curves
+    candidate = [
+        c
+        for c in df.columns
+        if c not in ("trial", "status", "objective", "objective_name", "epochs", "wall_time_s", "reason", "folder")
+        and not c.startswith("test_")
+    ]
+    swept = [c for c in candidate if df[c].astype(str).nunique() > 1] or candidate
+    return df, swept, curves
+
+
+def _sort_best_first(df: pd.DataFrame, direction: str) -> pd.DataFrame:
+    ok = df["status"].isin(OK_STATUSES) & df["objective"].notna()
+    good = df[ok].sort_values("objective", ascending=(direction == "minimize"))
+    return pd.concat([good, df[~ok]], ignore_index=True)
+
+
+def _label(row: pd.Series, swept: list[str]) -> str:
+    return ", ".join(f"{k.split('.')[-1]}={row[k]}" for k in swept) or f"trial {row['trial']}"
+
+
+def plot_objective_vs_params(df: pd.DataFrame, swept: list[str], path: Path) -> None:
+    ok = df[df["status"].isin(OK_STATUSES)]
+    n = max(1, len(swept))
+    fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 4.5), squeeze=False)
+    for ax, name in zip(axes[0], swept):
+        values = pd.to_numeric(ok[name], errors="coerce")
+        if values.notna().all() and len(values):
+            ax.scatter(values, ok["objective"], s=50, label="trial")
+            best = ok.assign(_v=values).groupby("_v")["objective"].min()
+            ax.plot(best.index, best.values, "-", color="C1", label="best trial per value")
+            if values.min() > 0 and values.max() / values.min() >= 10:
+                ax.set_xscale("log")
+        else:
+            cats = ok[name].astype(str)
+            groups = ok.groupby(cats)["objective"]
+            ax.bar(list(groups.groups), groups.min().values, color="C0", label="best trial")
+        ax.set_xlabel(name)
+        ax.set_ylabel(f"objective ({ok['objective_name'].iloc[0] if len(ok) else ''})")
+        if ok["objective"].gt(0).all() and len(ok) and ok["objective"].max() / max(ok["objective"].min(), 1e-300) > 20:
+            ax.set_yscale("log")
+        ax.legend()
+    fig.suptitle("objective vs swept parameters (failed trials omitted)")
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+
+
+def plot_all_curves(
+    df: pd.DataFrame,
+    swept: list[str],
+    curves: dict[str, pd.DataFrame],
+    column: str,
+    ylabel: str,
+    path: Path,
+    logy: bool,
+) -> bool:
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    drawn = 0
+    for _, row in df.iterrows():
+        c = curves.get(row["trial"])
+        if c is None or column not in c:
+            continue
+        style = "-" if row["status"] in OK_STATUSES else ":"
+        ax.plot(c["epoch"], c[column], style, marker="o", ms=3, label=f"{_label(row, swept)} [{row['status']}]")
+        drawn += 1
+    if not drawn:
+        plt.close(fig)
+        return False
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(f"{ylabel} of every trial")
+    ax.legend(fontsize=9 if drawn > 8 else 11, ncol=2 if drawn > 12 else 1, loc="best")
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+    return True
+
+
+def _md_table(df: pd.DataFrame, columns: list[str]) -> str:
+    def fmt(v):
+        if isinstance(v, float):
+            return "" if math.isnan(v) else f"{v:.4g}"
+        return str(v).replace("|", "/")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(row[c]) for c in columns) + " |" for _, row in df.iterrows()]
+    return "\n".join(lines)
+
+
+def write_summary(sweep_dir: Path, direction: str = "minimize") -> pd.DataFrame:
+    """Write summary.csv, summary.md and figures into the sweep folder; return the table."""
+    sweep_dir = Path(sweep_dir)
+    df, swept, curves = collect(sweep_dir)
+    if df.empty:
+        write_text(sweep_dir / "summary.md", f"# Sweep summary\n\nNo trial folders yet in `{sweep_dir}`.\n")
+        return df
+    df = _sort_best_first(df, direction)
+    write_csv(sweep_dir / "summary.csv", df.to_dict("records"))
+    figures = []
+    if swept:
+        plot_objective_vs_params(df, swept, sweep_dir / "objective_vs_params.png")
+        figures.append(("Objective vs each swept parameter", "objective_vs_params.png"))
+    if plot_all_curves(df, swept, curves, "val_loss", "validation loss", sweep_dir / "val_curves.png", logy=True):
+        figures.append(("Validation loss of every trial", "val_curves.png"))
+    if plot_all_curves(df, swept, curves, "val_acc", "validation accuracy", sweep_dir / "val_accuracy.png", logy=False):
+        figures.append(("Validation accuracy of every trial", "val_accuracy.png"))
+    if plot_all_curves(df, swept, curves, "train_loss", "training loss", sweep_dir / "train_curves.png", logy=True):
+        figures.append(("Training loss of every trial", "train_curves.png"))
+    best = df.iloc[0]
+    counts = df["status"].value_counts().to_dict()
+    lines = [f"# Sweep summary: `{sweep_dir}`", ""]
+    lines.append("Trials: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" (of {len(df)})")
+    lines.append("")
+    if best["status"] in OK_STATUSES:
+        best_png = Path(best["folder"]) / "reconstructions.png"
+        lines.append(
+            f"**Best trial: {best['trial']}** ({_label(best, swept)}): {best['objective_name']} = {best['objective']:.5g}"
+        )
+        tests = [c for c in df.columns if c.startswith("test_")]
+        if tests:
+            lines[-1] += "; test: " + ", ".join(f"{c[5:]} = {best[c]:.5g}" for c in tests if not pd.isna(best[c]))
+        if best_png.exists():
+            shutil.copyfile(best_png, sweep_dir / "best_reconstructions.png")
+            figures.append((f"Reconstructions of the best trial ({_label(best, swept)})", "best_reconstructions.png"))
+    else:
+        lines.append("**No trial completed yet.**")
+    lines += ["", "## Trials, best first", ""]
+    cols = [
+        "trial",
+        *swept,
+        "status",
+        "objective",
+        *[c for c in df.columns if c.startswith("test_")],
+        "epochs",
+        "wall_time_s",
+    ]
+    lines.append(_md_table(df, cols))
+    failed = df[~df["status"].isin(OK_STATUSES)]
+    if len(failed):
+        lines += ["", "## Trials that did not complete", ""]
+        lines += [
+            f"- trial {r['trial']} ({_label(r, swept)}): {r['status']}: {r['reason']}" for _, r in failed.iterrows()
+        ]
+    lines += ["", "## Figures", ""]
+    lines += [f"### {title}\n\n![{title}]({name})\n" for title, name in figures]
+    write_text(sweep_dir / "summary.md", "\n".join(lines) + "\n")
+    return df
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lstm_ae.report", description=__doc__.splitlines()[0])
+    parser.add_argument("sweep_dir", type=Path, help="a multirun folder (holds one sub-folder per trial)")
+    parser.add_argument("--direction", choices=("minimize", "maximize"), default="minimize")
+    args = parser.parse_args(argv)
+    if not args.sweep_dir.is_dir():
+        print(f"error: {args.sweep_dir} is not a folder", file=sys.stderr)
+        return 2
+    df = write_summary(args.sweep_dir, args.direction)
+    if df.empty:
+        print(f"error: no trial folders (with .hydra/overrides.yaml) in {args.sweep_dir}", file=sys.stderr)
+        return 2
+    print((args.sweep_dir / "summary.md").read_text().split("## Figures")[0])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,106 @@
+"""Tasks: what the network is asked to do, as losses over a batch.
+
+A task turns a model output and a batch into a loss and named loss parts. It knows
+nothing of a particular dataset: it needs only x (B, T, F) and, to classify, labels y.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from lstm_ae.errors import ConfigError
+from lstm_ae.model import LSTMAutoencoder
+
+
+@dataclass
+class Task:
+    """Reconstruction: loss = MSE(x̃, x)."""
+
+    name: str = "reconstruct"
+    objective: str = "val_loss"
+    direction: str = "minimize"
+
+    def model_heads(self, n_classes: int) -> dict:
+        """Extra keyword arguments for the model this task needs (heads)."""
+        return {}
+
+    def check_data(self, data) -> None:
+        """Raise a ConfigError when the data cannot serve this task."""
+
+    def extra_test_metrics(self, model: LSTMAutoencoder, data, device, out_dir) -> dict:
+        """Task-specific test evaluation beyond the mean losses (e.g. forecasts vs baselines)."""
+        return {}
+
+    def split_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Model input and, for prediction, next-step targets."""
+        return x, None
+
+    def loss(
+        self, model: LSTMAutoencoder, x: torch.Tensor, y: torch.Tensor | None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        inp, _ = self.split_batch(x)
+        out = model(inp)
+        recon = F.mse_loss(out.recon.float(), inp)
+        return recon, {"recon": recon.detach()}
+
+
+@dataclass
+class ClassifyTask(Task):
+    """Reconstruction + classification: loss = MSE(x̃, x) + w · CE(logits, y)."""
+
+    name: str = "classify"
+    ce_weight: float = 1.0
+    class_from: str = "z"  # "z" (context) or "decoder" (the assignment's ỹ = U h̃_T)
+
+    def __post_init__(self) -> None:
+        if self.class_from not in ("z", "decoder"):
+            raise ConfigError(f"task.class_from must be one of z, decoder; got {self.class_from!r}")
+        if self.ce_weight < 0:
+            raise ConfigError(f"task.ce_weight must be >= 0, got {self.ce_weight}")
+
+    def model_heads(self, n_classes: int) -> dict:
+        return {"n_classes": n_classes, "class_from": self.class_from}
+
+    def check_data(self, data) -> None:
+        if data.n_classes <= 0 or data.train.y is None:
+            raise ConfigError(f"task=classify needs labelled data; dataset={data.name} has no class labels")
+
+    def loss(self, model, x, y):
+        out = model(x)
+        recon = F.mse_loss(out.recon.float(), x)
+        ce = F.cross_entropy(out.logits.float(), y)
+        acc = (out.logits.argmax(-1) == y).float().mean()
+        return recon + self.ce_weight * ce, {"recon": recon.detach(), "ce": ce.detach(), "acc": acc}
+
+
+@dataclass
+class PredictTask(Task):
+    """Reconstruction + next-step prediction on x_1..x_{T-1} with targets x_2..x_T:
+    loss = MSE(x̃, x_{1:T-1}) + w · MSE(ỹ, x_{2:T})."""
+
+    name: str = "predict"
+    pred_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.pred_weight < 0:
+            raise ConfigError(f"task.pred_weight must be >= 0, got {self.pred_weight}")
+
+    def model_heads(self, n_classes: int) -> dict:
+        return {"predict": True}
+
+    def check_data(self, data) -> None:
+        if data.seq_len < 3:
+            raise ConfigError(f"task=predict needs sequences of length >= 3, dataset={data.name} has {data.seq_len}")
+
+    def split_batch(self, x):
+        return x[:, :-1], x[:, 1:]
+
+    def loss(self, model, x, y):
+        inp, target = self.split_batch(x)
+        out = model(inp)
+        recon = F.mse_loss(out.recon.float(), inp)
+        pred = F.mse_loss(out.pred.float(), target)
+        return recon + self.pred_weight * pred, {"recon": recon.detach(), "pred": pred.detach()}

@@ -1,0 +1,294 @@
+"""The training loop: plain PyTorch, whole splits as tensors, batches by indexing.
+
+It knows nothing of a particular dataset or task: a task turns a batch into a loss, the
+loop steps the optimizer, checks for divergence, evaluates, checkpoints and reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from lstm_ae.artifacts import load_checkpoint, save_torch, write_csv
+from lstm_ae.data.base import Split
+from lstm_ae.tasks import Task
+
+log = logging.getLogger(__name__)
+
+BEST_CKPT = "best.pt"
+LAST_CKPT = "last.pt"
+
+
+class Diverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainOutcome:
+    status: str  # completed | early_stopped | diverged | pruned
+    epochs_run: int
+    best_epoch: int | None
+    best_objective: float
+    history: list[dict] = field(default_factory=list)
+    reason: str = ""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def autocast_context(device: torch.device, precision: str):
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@torch.inference_mode()
+def evaluate(model, task: Task, split: Split, device, precision: str, batch_size: int) -> dict[str, float]:
+    """Mean loss and loss parts over a split, in large batches without gradients."""
+    model.eval()
+    totals: dict[str, float] = {}
+    n = len(split)
+    for start in range(0, n, batch_size):
+        x = split.x[start : start + batch_size].to(device, non_blocking=True)
+        y = split.y[start : start + batch_size].to(device) if split.y is not None else None
+        with autocast_context(device, precision):
+            loss, parts = task.loss(model, x, y)
+        weight = x.shape[0]
+        totals["loss"] = totals.get("loss", 0.0) + float(loss) * weight
+        for key, value in parts.items():
+            totals[key] = totals.get(key, 0.0) + float(value) * weight
+    return {key: value / n for key, value in totals.items()}
+
+
+def _fmt_time(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+class Trainer:
+    """Trains one model on one dataset for one task, writing metrics and checkpoints."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        task: Task,
+        optimizer_factory: Callable,
+        scheduler_cfg: dict | None,
+        run_dir: Path,
+        *,
+        epochs: int,
+        batch_size: int,
+        eval_batch_size: int = 4096,
+        grad_clip: float | None = None,
+        device: torch.device = torch.device("cpu"),
+        precision: str = "fp32",
+        patience: int = 0,
+        min_delta: float = 0.0,
+        seed: int = 0,
+        log_every_s: float = 30.0,
+        resume: bool = True,
+        max_time_s: float | None = None,
+        epoch_callbacks: list[Callable[[int, float], None]] | None = None,
+    ) -> None:
+        self.model = model.to(device)
+        self.task = task
+        self.optimizer = optimizer_factory(self.model.parameters())
+        self.scheduler_cfg = scheduler_cfg or {}
+        self.run_dir = Path(run_dir)
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.grad_clip = grad_clip if grad_clip else None
+        self.device = device
+        self.precision = precision
+        self.patience = patience
+        self.min_delta = min_delta
+        self.log_every_s = log_every_s
+        self.resume = resume
+        self.max_time_s = max_time_s
+        self.epoch_callbacks = epoch_callbacks or []
+        self.shuffle_gen = torch.Generator().manual_seed(seed)
+        self.scheduler = None
+        self.scheduler_interval = "epoch"
+
+    # -- scheduler -------------------------------------------------------------------------
+    def _build_scheduler(self, steps_per_epoch: int) -> None:
+        factory = self.scheduler_cfg.get("factory")
+        if factory is None:
+            return
+        self.scheduler_interval = self.scheduler_cfg.get("interval", "epoch")
+        extra = {}
+        if self.scheduler_cfg.get("needs_total_steps"):
+            extra["total_steps"] = self.epochs * steps_per_epoch
+        self.scheduler = factory(self.optimizer, **extra)
+
+    def _scheduler_step(self, when: str, val_objective: float | None = None) -> None:
+        if self.scheduler is None or when != self.scheduler_interval:
+            return
+        if self.scheduler_cfg.get("monitor"):
+            self.scheduler.step(val_objective)
+        else:
+            self.scheduler.step()
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def _state(self, epoch: int, best: float, best_epoch: int | None, bad_epochs: int, history: list[dict]) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "epoch": epoch,
+            "best_objective": best,
+            "best_epoch": best_epoch,
+            "bad_epochs": bad_epochs,
+            "history": history,
+            "rng_torch": torch.get_rng_state(),
+            "rng_shuffle": self.shuffle_gen.get_state(),
+        }
+
+    def _try_resume(self) -> dict | None:
+        path = self.run_dir / LAST_CKPT
+        if not (self.resume and path.exists()):
+            return None
+        state = load_checkpoint(path)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng_torch"])
+        self.shuffle_gen.set_state(state["rng_shuffle"])
+        log.info("resuming from %s after epoch %d", path, state["epoch"])
+        return state
+
+    # -- the loop --------------------------------------------------------------------------
+    def fit(self, train: Split, val: Split) -> TrainOutcome:
+        n = len(train)
+        steps_per_epoch = math.ceil(n / self.batch_size)
+        self._build_scheduler(steps_per_epoch)
+        history: list[dict] = []
+        best, best_epoch, bad_epochs, start_epoch = math.inf, None, 0, 1
+        resumed = self._try_resume()
+        if resumed is not None:
+            history = list(resumed["history"])
+            best, best_epoch = resumed["best_objective"], resumed["best_epoch"]
+            bad_epochs, start_epoch = resumed["bad_epochs"], resumed["epoch"] + 1
+        t_start = time.perf_counter()
+        status, reason = "completed", ""
+        epoch = start_epoch - 1
+        for epoch in range(start_epoch, self.epochs + 1):
+            t0 = time.perf_counter()
+            self.model.train()
+            perm = torch.randperm(n, generator=self.shuffle_gen)
+            sums: dict[str, float] = {}
+            grad_norms: list[float] = []
+            last_log = t0
+            for step, start in enumerate(range(0, n, self.batch_size), 1):
+                idx = perm[start : start + self.batch_size]
+                x = train.x[idx].to(self.device, non_blocking=True)
+                y = train.y[idx].to(self.device) if train.y is not None else None
+                with autocast_context(self.device, self.precision):
+                    loss, parts = self.task.loss(self.model, x, y)
+                if not torch.isfinite(loss):
+                    reason = f"loss became {float(loss)} at epoch {epoch}, step {step}"
+                    log.error("diverged: %s", reason)
+                    status = "diverged"
+                    break
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                max_norm = self.grad_clip if self.grad_clip else math.inf
+                norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
+                if not math.isfinite(norm):
+                    reason = f"gradient norm became {norm} at epoch {epoch}, step {step}"
+                    log.error("diverged: %s", reason)
+                    status = "diverged"
+                    break
+                grad_norms.append(norm)
+                self.optimizer.step()
+                self._scheduler_step("step")
+                weight = x.shape[0]
+                sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * weight
+                for key, value in parts.items():
+                    sums[key] = sums.get(key, 0.0) + float(value) * weight
+                now = time.perf_counter()
+                if now - last_log >= self.log_every_s:
+                    last_log = now
+                    eta = (now - t0) / step * (steps_per_epoch - step)
+                    log.info(
+                        "epoch %d/%d step %d/%d loss %.5f (epoch ETA %s)",
+                        epoch,
+                        self.epochs,
+                        step,
+                        steps_per_epoch,
+                        sums["loss"] / (start + weight),
+                        _fmt_time(eta),
+                    )
+            if status == "diverged":
+                break
+            train_metrics = {f"train_{k}": v / n for k, v in sums.items()}
+            val_metrics = {
+                f"val_{k}": v
+                for k, v in evaluate(
+                    self.model, self.task, val, self.device, self.precision, self.eval_batch_size
+                ).items()
+            }
+            objective = val_metrics.get(self.task.objective, val_metrics["val_loss"])
+            if not math.isfinite(objective):
+                status, reason = "diverged", f"validation objective became {objective} at epoch {epoch}"
+                log.error("diverged: %s", reason)
+                break
+            self._scheduler_step("epoch", objective)
+            epoch_time = time.perf_counter() - t0
+            row = {
+                "epoch": epoch,
+                **train_metrics,
+                **val_metrics,
+                "lr": self.optimizer.param_groups[0]["lr"],
+                "grad_norm": sum(grad_norms) / max(1, len(grad_norms)),
+                "epoch_time_s": epoch_time,
+            }
+            history.append(row)
+            improved = objective < best - self.min_delta
+            if improved:
+                best, best_epoch, bad_epochs = objective, epoch, 0
+                save_torch(self.run_dir / BEST_CKPT, {"model": self.model.state_dict(), "epoch": epoch})
+            else:
+                bad_epochs += 1
+            write_csv(self.run_dir / "metrics.csv", history)
+            save_torch(self.run_dir / LAST_CKPT, self._state(epoch, best, best_epoch, bad_epochs, history))
+            elapsed = time.perf_counter() - t_start
+            eta = elapsed / (epoch - start_epoch + 1) * (self.epochs - epoch)
+            extra = "".join(f" {k} {v:.4f}" for k, v in val_metrics.items() if k not in ("val_loss",))
+            log.info(
+                "epoch %d/%d train_loss %.5f val_loss %.5f%s%s | %.1fs/epoch, ETA %s",
+                epoch,
+                self.epochs,
+                train_metrics["train_loss"],
+                val_metrics["val_loss"],
+                extra,
+                " *" if improved else "",
+                epoch_time,
+                _fmt_time(eta),
+            )
+            for callback in self.epoch_callbacks:
+                callback(epoch, objective)  # may raise (e.g. a pruner's TrialPruned)
+            if self.patience and bad_epochs >= self.patience:
+                status, reason = "early_stopped", f"no improvement for {bad_epochs} epochs"
+                log.info("early stopping: %s", reason)
+                break
+            if self.max_time_s and elapsed >= self.max_time_s:
+                status, reason = "early_stopped", f"time budget {self.max_time_s:.0f}s reached"
+                log.info("stopping: %s", reason)
+                break
+        epochs_run = history[-1]["epoch"] if history else 0
+        return TrainOutcome(status, epochs_run, best_epoch, best, history, reason)
