@@ -11,18 +11,21 @@ import math
 import random
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from lstm_ae import plots
 from lstm_ae.artifacts import load_checkpoint, write_json
-from lstm_ae.config import validate
+from lstm_ae.config import ModelConfig, TrainerConfig, validate
 from lstm_ae.data.base import SequenceData
 from lstm_ae.errors import ConfigError, DataError
 from lstm_ae.model import LSTMAutoencoder
@@ -128,8 +131,8 @@ def run_experiment(cfg: DictConfig) -> float:
     except (ConfigError, DataError) as exc:
         result.update(status="failed", reason=str(exc), wall_time_s=time.perf_counter() - t_start)
         write_json(out / RESULT, result)
-        log.error("error: %s", exc)
         if multirun:
+            log.error("error: %s", exc)
             return worst_value(direction)
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -142,24 +145,53 @@ def run_experiment(cfg: DictConfig) -> float:
         return worst_value(direction)
 
 
-def _run(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
+def _instantiate(node, **kwargs):
+    """instantiate, but let our one-line errors through instead of Hydra's wrapper."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as exc:
+        cause = exc.__cause__
+        while cause is not None and not isinstance(cause, (ConfigError, DataError)):
+            cause = cause.__cause__
+        if cause is not None:
+            raise cause from None
+        raise
+
+
+@dataclass
+class Prepared:
+    """Everything a run needs, built and checked before any training starts."""
+
+    model_cfg: ModelConfig
+    trainer_cfg: TrainerConfig
+    task: Task
+    data: SequenceData
+    model: LSTMAutoencoder
+    device: torch.device
+    optimizer_factory: Any
+    scheduler_cfg: dict | None
+    n_params: int
+
+
+def prepare(cfg: DictConfig) -> Prepared:
+    """Validate the config, load the data, build the model; raise ConfigError/DataError on bad input."""
     model_cfg, trainer_cfg = validate(cfg)
-    task: Task = instantiate(cfg.task)
-    optimizer_factory = instantiate(cfg.optimizer)
+    task: Task = _instantiate(cfg.task)
+    optimizer_factory = _instantiate(cfg.optimizer)
     scheduler_cfg = None
     if cfg.get("scheduler") and cfg.scheduler.get("factory"):
-        scheduler_cfg = {**OmegaConf.to_container(cfg.scheduler), "factory": instantiate(cfg.scheduler.factory)}
+        scheduler_cfg = {**OmegaConf.to_container(cfg.scheduler), "factory": _instantiate(cfg.scheduler.factory)}
     if trainer_cfg.threads:
         torch.set_num_threads(trainer_cfg.threads)
     device = resolve_device(trainer_cfg.device)
     seed_everything(trainer_cfg.seed)
-
-    data: SequenceData = instantiate(cfg.dataset)
+    data: SequenceData = _instantiate(cfg.dataset)
     task.check_data(data)
     model = build_model(model_cfg, data, task)
     n_params = sum(p.numel() for p in model.parameters())
     log.info(
-        "dataset=%s train/val/test=%d/%d/%d, T=%d, features=%d | model hidden=%d layers=%d params=%d | task=%s | device=%s threads=%d precision=%s",
+        "dataset=%s train/val/test=%d/%d/%d, T=%d, features=%d | model hidden=%d layers=%d params=%d | "
+        "task=%s | device=%s threads=%d precision=%s",
         data.name,
         len(data.train),
         len(data.val),
@@ -174,6 +206,17 @@ def _run(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
         torch.get_num_threads(),
         trainer_cfg.precision,
     )
+    return Prepared(model_cfg, trainer_cfg, task, data, model, device, optimizer_factory, scheduler_cfg, n_params)
+
+
+def _run(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
+    if (cfg.dataset.get("cv_folds") or 1) != 1:  # k trainings on re-drawn train/val splits
+        from lstm_ae.crossval import run_cv
+
+        return run_cv(cfg, out, result, t_start)
+    prep = prepare(cfg)
+    trainer_cfg, task, data, model, device = prep.trainer_cfg, prep.task, prep.data, prep.model, prep.device
+    optimizer_factory, scheduler_cfg, n_params = prep.optimizer_factory, prep.scheduler_cfg, prep.n_params
     callbacks = []
     trial_ctx = cfg.get("trial_ctx")
     if trial_ctx:
@@ -210,8 +253,10 @@ def _run(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
             raise
         history = _history_from(out)
         status, reason = "pruned", str(exc) or "pruned by the sweeper's pruner"
-        best_objective = min((row[f"val_{task.objective.removeprefix('val_')}"] for row in history), default=math.inf)
-        best_epoch = None
+        best_objective, best_epoch = None, None
+        for row in history:
+            if task.is_better(row[task.objective], best_objective):
+                best_objective, best_epoch = row[task.objective], row["epoch"]
     result.update(
         status=status,
         reason=reason,
@@ -235,14 +280,14 @@ def _run(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
     result["wall_time_s"] = time.perf_counter() - t_start
     write_json(out / RESULT, result)
     log.info(
-        "status=%s objective %s=%.6g wall %.1fs -> %s",
+        "status=%s objective %s=%s wall %.1fs -> %s",
         status,
         task.objective,
         best_objective,
         result["wall_time_s"],
         out,
     )
-    if status in ("completed", "early_stopped"):
+    if status in ("completed", "early_stopped") and best_objective is not None:
         return float(best_objective)
     return math.nan
 

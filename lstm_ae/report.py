@@ -62,6 +62,7 @@ def collect(sweep_dir: Path) -> tuple[pd.DataFrame, list[str], dict[str, pd.Data
         row["status"] = result.get("status", "running or killed")
         row["objective"] = _number(result.get("objective"))
         row["objective_name"] = result.get("objective_name", "")
+        row["direction"] = result.get("direction", "")
         for key, value in (result.get("test") or {}).items():
             if isinstance(value, (int, float)):
                 row[f"test_{key}"] = value
@@ -81,7 +82,18 @@ def collect(sweep_dir: Path) -> tuple[pd.DataFrame, list[str], dict[str, pd.Data
     candidate = [
         c
         for c in df.columns
-        if c not in ("trial", "status", "objective", "objective_name", "epochs", "wall_time_s", "reason", "folder")
+        if c
+        not in (
+            "trial",
+            "status",
+            "objective",
+            "objective_name",
+            "direction",
+            "epochs",
+            "wall_time_s",
+            "reason",
+            "folder",
+        )
         and not c.startswith("test_")
     ]
     swept = [c for c in candidate if df[c].astype(str).nunique() > 1] or candidate
@@ -169,13 +181,16 @@ def _md_table(df: pd.DataFrame, columns: list[str]) -> str:
     return "\n".join(lines)
 
 
-def write_summary(sweep_dir: Path, direction: str = "minimize") -> pd.DataFrame:
+def write_summary(sweep_dir: Path, direction: str | None = None) -> pd.DataFrame:
     """Write summary.csv, summary.md and figures into the sweep folder; return the table."""
     sweep_dir = Path(sweep_dir)
     df, swept, curves = collect(sweep_dir)
     if df.empty:
         write_text(sweep_dir / "summary.md", f"# Sweep summary\n\nNo trial folders yet in `{sweep_dir}`.\n")
         return df
+    if direction is None:  # the runs record their task's direction
+        known = [d for d in df["direction"] if d in ("minimize", "maximize")]
+        direction = known[0] if known else "minimize"
     df = _sort_best_first(df, direction)
     write_csv(sweep_dir / "summary.csv", df.to_dict("records"))
     figures = []
@@ -232,7 +247,9 @@ def write_summary(sweep_dir: Path, direction: str = "minimize") -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lstm_ae.report", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="a multirun folder (holds one sub-folder per trial)")
-    parser.add_argument("--direction", choices=("minimize", "maximize"), default="minimize")
+    parser.add_argument(
+        "--direction", choices=("minimize", "maximize"), default=None, help="default: as the runs recorded"
+    )
     args = parser.parse_args(argv)
     if not args.sweep_dir.is_dir():
         print(f"error: {args.sweep_dir} is not a folder", file=sys.stderr)

@@ -22,6 +22,20 @@ class Task:
     name: str = "reconstruct"
     objective: str = "val_loss"
     direction: str = "minimize"
+    parts: tuple[str, ...] = ("recon",)  # loss parts every batch reports
+
+    def __post_init__(self) -> None:
+        allowed = [f"val_{p}" for p in ("loss", *self.parts)]
+        if self.objective not in allowed:
+            raise ConfigError(f"task.objective must be one of {', '.join(allowed)}; got {self.objective!r}")
+        if self.direction not in ("minimize", "maximize"):
+            raise ConfigError(f"task.direction must be minimize or maximize; got {self.direction!r}")
+
+    def is_better(self, value: float, best: float | None, min_delta: float = 0.0) -> bool:
+        """Whether a validation objective improves on the best so far, in this task's direction."""
+        if best is None:
+            return True
+        return value < best - min_delta if self.direction == "minimize" else value > best + min_delta
 
     def model_heads(self, n_classes: int) -> dict:
         """Extra keyword arguments for the model this task needs (heads)."""
@@ -31,8 +45,13 @@ class Task:
         """Raise a ConfigError when the data cannot serve this task."""
 
     def extra_test_metrics(self, model: LSTMAutoencoder, data, device, out_dir) -> dict:
-        """Task-specific test evaluation beyond the mean losses (e.g. forecasts vs baselines)."""
-        return {}
+        """Task-specific test evaluation beyond the mean losses (e.g. forecasts vs baselines).
+        Data in real units (info['to_units'], e.g. S&P 500 dollars) also get errors in those units."""
+        if "to_units" not in getattr(data, "info", {}):
+            return {}
+        from lstm_ae.forecast import unit_metrics
+
+        return unit_metrics(self, model, data, device, out_dir)
 
     def split_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Model input and, for prediction, next-step targets."""
@@ -52,10 +71,12 @@ class ClassifyTask(Task):
     """Reconstruction + classification: loss = MSE(x̃, x) + w · CE(logits, y)."""
 
     name: str = "classify"
+    parts: tuple[str, ...] = ("recon", "ce", "acc")
     ce_weight: float = 1.0
     class_from: str = "z"  # "z" (context) or "decoder" (the assignment's ỹ = U h̃_T)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.class_from not in ("z", "decoder"):
             raise ConfigError(f"task.class_from must be one of z, decoder; got {self.class_from!r}")
         if self.ce_weight < 0:
@@ -82,11 +103,21 @@ class PredictTask(Task):
     loss = MSE(x̃, x_{1:T-1}) + w · MSE(ỹ, x_{2:T})."""
 
     name: str = "predict"
+    parts: tuple[str, ...] = ("recon", "pred")
     pred_weight: float = 1.0
+    forecast_every: int = 1  # score the one-step forecast of every k-th day of each test series
+    multistep_context: int | None = None  # known values before multi-step forecasts; None: see lstm_ae.forecast
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.pred_weight < 0:
             raise ConfigError(f"task.pred_weight must be >= 0, got {self.pred_weight}")
+        if not isinstance(self.forecast_every, int) or self.forecast_every < 1:
+            raise ConfigError(f"task.forecast_every must be an integer >= 1, got {self.forecast_every}")
+        if self.multistep_context is not None and (
+            not isinstance(self.multistep_context, int) or self.multistep_context < 1
+        ):
+            raise ConfigError(f"task.multistep_context must be null or an integer >= 1, got {self.multistep_context}")
 
     def model_heads(self, n_classes: int) -> dict:
         return {"predict": True}
@@ -97,6 +128,12 @@ class PredictTask(Task):
 
     def split_batch(self, x):
         return x[:, :-1], x[:, 1:]
+
+    def extra_test_metrics(self, model, data, device, out_dir) -> dict:
+        """Honest one-step and multi-step forecasts of the test data vs persistence (lstm_ae.forecast)."""
+        from lstm_ae.forecast import forecast_metrics
+
+        return forecast_metrics(self, model, data, device, out_dir)
 
     def loss(self, model, x, y):
         inp, target = self.split_batch(x)

@@ -35,7 +35,7 @@ class TrainOutcome:
     status: str  # completed | early_stopped | diverged | pruned
     epochs_run: int
     best_epoch: int | None
-    best_objective: float
+    best_objective: float | None
     history: list[dict] = field(default_factory=list)
     reason: str = ""
 
@@ -143,7 +143,9 @@ class Trainer:
             self.scheduler.step()
 
     # -- checkpoints -----------------------------------------------------------------------
-    def _state(self, epoch: int, best: float, best_epoch: int | None, bad_epochs: int, history: list[dict]) -> dict:
+    def _state(
+        self, epoch: int, best: float | None, best_epoch: int | None, bad_epochs: int, history: list[dict]
+    ) -> dict:
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -177,7 +179,7 @@ class Trainer:
         steps_per_epoch = math.ceil(n / self.batch_size)
         self._build_scheduler(steps_per_epoch)
         history: list[dict] = []
-        best, best_epoch, bad_epochs, start_epoch = math.inf, None, 0, 1
+        best, best_epoch, bad_epochs, start_epoch = None, None, 0, 1
         resumed = self._try_resume()
         if resumed is not None:
             history = list(resumed["history"])
@@ -200,7 +202,7 @@ class Trainer:
                 with autocast_context(self.device, self.precision):
                     loss, parts = self.task.loss(self.model, x, y)
                 if not torch.isfinite(loss):
-                    reason = f"loss became {float(loss)} at epoch {epoch}, step {step}"
+                    reason = f"loss became {float(loss.detach())} at epoch {epoch}, step {step}"
                     log.error("diverged: %s", reason)
                     status = "diverged"
                     break
@@ -214,7 +216,15 @@ class Trainer:
                     status = "diverged"
                     break
                 grad_norms.append(norm)
-                self.optimizer.step()
+                try:
+                    self.optimizer.step()
+                except RuntimeError as exc:  # e.g. lr * grad overflows float32
+                    if "overflow" not in str(exc):
+                        raise
+                    reason = f"optimizer step overflowed at epoch {epoch}, step {step} (learning rate too large?)"
+                    log.error("diverged: %s", reason)
+                    status = "diverged"
+                    break
                 self._scheduler_step("step")
                 weight = x.shape[0]
                 sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * weight
@@ -242,7 +252,7 @@ class Trainer:
                     self.model, self.task, val, self.device, self.precision, self.eval_batch_size
                 ).items()
             }
-            objective = val_metrics.get(self.task.objective, val_metrics["val_loss"])
+            objective = val_metrics[self.task.objective]
             if not math.isfinite(objective):
                 status, reason = "diverged", f"validation objective became {objective} at epoch {epoch}"
                 log.error("diverged: %s", reason)
@@ -258,7 +268,7 @@ class Trainer:
                 "epoch_time_s": epoch_time,
             }
             history.append(row)
-            improved = objective < best - self.min_delta
+            improved = self.task.is_better(objective, best, self.min_delta)
             if improved:
                 best, best_epoch, bad_epochs = objective, epoch, 0
                 save_torch(self.run_dir / BEST_CKPT, {"model": self.model.state_dict(), "epoch": epoch})

@@ -1,0 +1,63 @@
+"""Shared fixtures: real data from ../shared/data, and running run.py for real.
+
+Tests that need ../shared/data skip when it is absent, unless LSTM_AE_REQUIRE_DATA=1
+(set by .ci/run), in which case a missing data folder fails the test.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("LSTM_AE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def require_data(path: Path) -> Path:
+    """Return path if it exists; otherwise skip, or fail when LSTM_AE_REQUIRE_DATA=1."""
+    if path.exists():
+        return path
+    message = f"real data not found at {path} (see ../shared/data/README.md)"
+    if os.environ.get("LSTM_AE_REQUIRE_DATA") == "1":
+        pytest.fail(message + "; LSTM_AE_REQUIRE_DATA=1 forbids skipping")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def mnist_root(tmp_path_factory) -> Path:
+    """The real MNIST IDX files, decompressed into <tmp>/MNIST/raw/ as torchvision expects."""
+    src = require_data(SHARED_DATA / "mnist")
+    root = tmp_path_factory.mktemp("mnist_root")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for gz in sorted(src.glob("*-ubyte.gz")):
+        with gzip.open(gz, "rb") as fin, open(raw / gz.name[:-3], "wb") as fout:
+            shutil.copyfileobj(fin, fout)
+    return root
+
+
+@pytest.fixture(scope="session")
+def sp500_csv() -> Path:
+    """The real S&P 500 CSV (gzip) from ../shared/data/sp500."""
+    return require_data(SHARED_DATA / "sp500" / "sp500_2014_2017.csv.gz")
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 300, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Run `python run.py ARGS` as a user would; return the completed process."""
+    full_env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
+    return subprocess.run(
+        [sys.executable, str(REPO / "run.py"), *args],
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+    )

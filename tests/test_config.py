@@ -1,0 +1,113 @@
+"""Every config group composes; bad values give one-line errors before training."""
+
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run_cli
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from lstm_ae.app import prepare
+from lstm_ae.cli import group_options
+from lstm_ae.config import validate
+from lstm_ae.errors import ConfigError
+
+CONF = REPO / "conf"
+
+
+def _compose(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+@pytest.mark.parametrize(
+    "group,option",
+    [(g, o) for g in ("model", "dataset", "optimizer", "scheduler", "task", "trainer") for o in group_options(g)],
+)
+def test_every_group_option_composes_and_validates(group, option):
+    cfg = _compose(f"{group}={option}")
+    validate(cfg)
+    assert cfg[group] is not None
+    if group == "optimizer":
+        import torch
+
+        opt = instantiate(cfg.optimizer)([torch.nn.Parameter(torch.zeros(2))])
+        assert opt.param_groups[0]["lr"] == cfg.optimizer.lr
+    if group == "task":
+        assert instantiate(cfg.task).objective.startswith("val_")
+
+
+@pytest.mark.parametrize("preset", group_options("experiment"))
+def test_every_experiment_preset_composes(preset):
+    cfg = _compose(f"+experiment={preset}")
+    validate(cfg)
+    instantiate(cfg.task)
+
+
+def test_assignment_parameters_are_overrides():
+    cfg = _compose(
+        "model.input_size=1",
+        "model.hidden=12",
+        "trainer.epochs=3",
+        "optimizer=sgd",
+        "optimizer.lr=0.05",
+        "trainer.grad_clip=0.5",
+        "trainer.batch_size=32",
+    )
+    model, trainer = validate(cfg)
+    assert (model.input_size, model.hidden, trainer.epochs, trainer.grad_clip, trainer.batch_size) == (
+        1,
+        12,
+        3,
+        0.5,
+        32,
+    )
+    assert cfg.optimizer._target_ == "torch.optim.SGD" and cfg.optimizer.lr == 0.05
+
+
+def test_help_lists_groups_and_cfg_job_prints_config(tmp_path):
+    help_out = run_cli("--help", cwd=tmp_path)
+    assert help_out.returncode == 0
+    for group in ("dataset", "model", "optimizer", "scheduler", "task", "trainer"):
+        assert f"{group}:" in help_out.stdout
+    cfg_out = run_cli("--cfg", "job", "model.hidden=23", cwd=tmp_path)
+    assert cfg_out.returncode == 0 and "hidden: 23" in cfg_out.stdout
+
+
+BAD_VALUES = [
+    ("model.hidden=0", "model.hidden must be a positive integer"),
+    ("model.hidden=-3", "model.hidden must be a positive integer"),
+    ("optimizer.lr=0", "optimizer.lr must be a positive number"),
+    ("optimizer.lr=-0.1", "optimizer.lr must be a positive number"),
+    ("trainer.batch_size=0", "trainer.batch_size must be a positive integer"),
+    ("dataset.splits=[0.5,0.2,0.2]", "dataset.splits must be three positive fractions summing to 1"),
+    ("model.hidden=abc", "model.hidden"),
+    ("trainer.precision=fp8", "trainer.precision must be one of fp32, bf16"),
+    ("task.objective=val_acc", "task.objective must be one of val_loss, val_recon"),
+    ("model.input_size=3", "model.input_size=3 does not match dataset=toy"),
+]
+
+
+@pytest.mark.parametrize("override,expected", BAD_VALUES)
+def test_bad_values_are_config_errors(override, expected):
+    with pytest.raises(ConfigError) as info:
+        prepare(_compose(override, "dataset.size=30"))
+    assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "override,expected",
+    [
+        ("model.hidden=0", "model.hidden must be a positive integer"),
+        ("dataset.splits=[0.5,0.2,0.2]", "dataset.splits must be three positive fractions summing to 1"),
+        ("optimizer=adamm", "unknown optimizer 'adamm'; allowed: adam, adamw, rmsprop, sgd"),
+        ("dataset=imagenet", "unknown dataset 'imagenet'; allowed:"),
+    ],
+)
+def test_cli_prints_one_line_error_before_training(tmp_path: Path, override, expected):
+    proc = run_cli(override, "trainer.epochs=1", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and expected in lines[0]
+    assert not (tmp_path / "run" / "metrics.csv").exists()  # nothing trained

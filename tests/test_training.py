@@ -1,0 +1,112 @@
+"""Real short trainings on the toy signals: learning, divergence, exact resume."""
+
+from functools import partial
+
+import pytest
+import torch
+
+from lstm_ae.artifacts import load_checkpoint, save_torch
+from lstm_ae.data import toy
+from lstm_ae.data.base import Split
+from lstm_ae.model import LSTMAutoencoder
+from lstm_ae.tasks import Task
+from lstm_ae.trainer import LAST_CKPT, Trainer, evaluate
+
+CPU = torch.device("cpu")
+
+
+def _trainer(model, run_dir, epochs, lr=0.01, **kw):
+    return Trainer(
+        model,
+        Task(),
+        partial(torch.optim.Adam, lr=lr),
+        None,
+        run_dir,
+        epochs=epochs,
+        batch_size=32,
+        grad_clip=1.0,
+        log_every_s=1e9,
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def small_toy():
+    return toy.load(size=2000, seed=0)
+
+
+def test_training_cuts_validation_loss_and_learns_the_dip(small_toy, tmp_path):
+    torch.manual_seed(0)
+    model = LSTMAutoencoder(1, hidden=32)
+    before = evaluate(model, Task(), small_toy.val, CPU, "fp32", 4096)["loss"]
+    outcome = _trainer(model, tmp_path, epochs=6, resume=False).fit(small_toy.train, small_toy.val)
+    assert outcome.status == "completed" and len(outcome.history) == 6
+    assert outcome.best_objective <= before / 1.3, (before, outcome.best_objective)
+    # The reconstruction puts the dip where it is: low inside, near the mean outside.
+    model.load_state_dict(load_checkpoint(tmp_path / "best.pt")["model"])
+    with torch.no_grad():
+        recon = model(small_toy.test.x).recon[:, :, 0]
+    centres = small_toy.test.meta["dip_centre"]
+    positions = torch.arange(1, 51)
+    in_dip = (positions[None] >= centres[:, None] - 5) & (positions[None] <= centres[:, None] + 5)
+    assert float(recon[in_dip].mean()) < 0.3 < 0.4 < float(recon[~in_dip].mean())
+
+
+def test_nan_loss_stops_at_once_as_diverged(tmp_path):
+    x = torch.rand(64, 50, 1)
+    x[10, 5, 0] = float("nan")
+    train = Split(x)
+    outcome = _trainer(LSTMAutoencoder(1, 8), tmp_path, epochs=5, resume=False).fit(train, Split(torch.rand(16, 50, 1)))
+    assert outcome.status == "diverged"
+    assert "nan" in outcome.reason and outcome.history == []
+    assert not (tmp_path / "metrics.csv").exists()
+
+
+class _Killed(Exception):
+    pass
+
+
+def _kill_after(epoch_to_die):
+    def callback(epoch, objective):
+        if epoch == epoch_to_die:
+            raise _Killed
+
+    return callback
+
+
+def test_killed_run_resumes_to_the_same_result(small_toy, tmp_path):
+    """Interrupted after epoch 2 and resumed from last.pt == uninterrupted, bit for bit."""
+    train, val = Split(small_toy.train.x[:600]), Split(small_toy.val.x[:200])
+    torch.manual_seed(1)
+    straight = _trainer(LSTMAutoencoder(1, 16, layers=2, dropout=0.2), tmp_path / "a", epochs=4, seed=5).fit(train, val)
+
+    torch.manual_seed(1)
+    first = _trainer(
+        LSTMAutoencoder(1, 16, layers=2, dropout=0.2),
+        tmp_path / "b",
+        epochs=4,
+        seed=5,
+        epoch_callbacks=[_kill_after(2)],
+    )
+    with pytest.raises(_Killed):
+        first.fit(train, val)
+    assert load_checkpoint(tmp_path / "b" / LAST_CKPT)["epoch"] == 2
+    torch.manual_seed(123)  # a fresh process: different global RNG state and initial weights
+    resumed = _trainer(LSTMAutoencoder(1, 16, layers=2, dropout=0.2), tmp_path / "b", epochs=4, seed=5).fit(train, val)
+    assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in straight.history]
+    assert resumed.best_objective == straight.best_objective
+
+
+def test_foreign_checkpoint_is_refused_without_running_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"model": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="not a readable lstm-ae checkpoint"):
+        load_checkpoint(tmp_path / "evil.pt")
+    (tmp_path / "trunc.pt").write_bytes(b"PK\x03\x04garbage")
+    with pytest.raises(ValueError, match="trunc.pt"):
+        load_checkpoint(tmp_path / "trunc.pt")
+    save_torch(tmp_path / "ok.pt", {"model": {"w": torch.ones(2)}})
+    assert torch.equal(load_checkpoint(tmp_path / "ok.pt")["model"]["w"], torch.ones(2))
