@@ -1,0 +1,85 @@
+"""Real multiruns through the Optuna sweeper in a temp dir, with a real SQLite study."""
+
+import subprocess
+import sys
+
+import optuna
+import pandas as pd
+import pytest
+
+from conftest import REPO, run_cli
+
+FAST = ["dataset.size=300", "trainer.epochs=2", "model.hidden=8", "optimizer=sgd", "trainer.grad_clip=0"]
+
+
+def _study(sweep_dir):
+    name = optuna.get_all_study_summaries(f"sqlite:///{sweep_dir}/optuna.db")[0].study_name
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{sweep_dir}/optuna.db")
+
+
+@pytest.fixture(scope="module")
+def grid_sweep(tmp_path_factory):
+    """A 3-point grid where one learning rate overflows: that trial diverges, the others complete."""
+    sweep_dir = tmp_path_factory.mktemp("sweep") / "grid"
+    args = ["-m", *FAST, "optimizer.lr=0.01,0.05,1e200", f"hydra.sweep.dir={sweep_dir}"]
+    proc = run_cli(*args, cwd=sweep_dir.parent)
+    return sweep_dir, args, proc
+
+
+def test_grid_runs_each_point_once_and_survives_a_diverging_trial(grid_sweep):
+    sweep_dir, _, proc = grid_sweep
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trial_dirs = sorted(p.name for p in sweep_dir.iterdir() if (p / ".hydra").is_dir())
+    assert trial_dirs == ["0", "1", "2"]
+    summary = pd.read_csv(sweep_dir / "summary.csv")
+    assert len(summary) == 3
+    assert sorted(summary["optimizer.lr"].astype(float)) == [0.01, 0.05, 1e200]
+    diverged = summary[summary["status"] == "diverged"]
+    assert list(diverged["optimizer.lr"].astype(float)) == [1e200]
+    assert "overflow" in diverged["reason"].iloc[0]
+    done = summary[summary["status"] == "completed"]
+    assert len(done) == 2 and done["objective"].notna().all()
+    assert summary["status"].iloc[0] == "completed"  # best first, failures last
+    assert summary["objective"].iloc[0] <= summary["objective"].iloc[1]
+    study = _study(sweep_dir)
+    states = sorted(t.state.name for t in study.trials)
+    assert states == ["COMPLETE", "COMPLETE", "FAIL"]
+    failed = next(t for t in study.trials if t.state.name == "FAIL")
+    assert failed.user_attrs["status"] == "diverged"
+    for name in ("summary.md", "objective_vs_params.png", "val_curves.png", "best_reconstructions.png", "optimization_results.yaml"):
+        assert (sweep_dir / name).exists(), name
+    md = (sweep_dir / "summary.md").read_text()
+    assert "Best trial" in md and "diverged" in md
+
+
+def test_rerunning_a_finished_grid_runs_nothing_new(grid_sweep):
+    sweep_dir, args, _ = grid_sweep
+    proc = run_cli(*args, cwd=sweep_dir.parent)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(_study(sweep_dir).trials) == 3
+    assert sorted(p.name for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()) == ["0", "1", "2"]
+
+
+def test_report_cli_rebuilds_summary_of_partly_failed_sweep(grid_sweep):
+    sweep_dir, _, _ = grid_sweep
+    (sweep_dir / "summary.csv").unlink()
+    proc = subprocess.run([sys.executable, "-m", "lstm_ae.report", str(sweep_dir)], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert len(pd.read_csv(sweep_dir / "summary.csv")) == 3
+    assert "diverged" in proc.stdout
+
+
+def test_sampler_search_space_runs_n_trials(tmp_path):
+    sweep_dir = tmp_path / "tpe"
+    proc = run_cli("-m", *FAST, "optimizer.lr=interval(0.001,0.05)", "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lrs = pd.read_csv(sweep_dir / "summary.csv")["optimizer.lr"].astype(float)
+    assert len(lrs) == 2 and all(0.001 <= lr <= 0.05 for lr in lrs)
+
+
+def test_too_many_failures_stop_the_sweep_with_a_clear_message(tmp_path):
+    sweep_dir = tmp_path / "bad"
+    proc = run_cli("-m", *FAST, "optimizer.lr=1e100,1e200,1e300", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "max_failure_rate" in proc.stderr
+    assert len(pd.read_csv(sweep_dir / "summary.csv")) == 2  # stopped after the 2nd of 3 failures (> 0.5 x 3)
