@@ -113,3 +113,184 @@ def plot_curves(history: list[dict], metric: str, ylabel: str, path: Path, title
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
+
+
+# -- forecasting figures (S&P 500 and any task=predict run) --------------------------------------
+def _date_axis(ax, dates) -> None:
+    if dates is not None:
+        import matplotlib.dates as mdates
+
+        loc = mdates.AutoDateLocator(minticks=3, maxticks=7)
+        ax.xaxis.set_major_locator(loc)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+
+
+def _fmt_score(score: dict, units: str | None) -> str:
+    """'model MSE a vs persistence b (ratio r)' in normalized units, and in real units when known."""
+    text = (
+        f"MSE model {score['model_mse']:.3g} vs persistence {score['persistence_mse']:.3g} (ratio {score['ratio']:.2f})"
+    )
+    if units and "model_mse_dollars" in score:
+        text += (
+            f"; RMSE {units}: model {score['model_rmse_dollars']:.3g} vs persistence "
+            f"{score['persistence_rmse_dollars']:.3g} (MSE ratio {score['ratio_dollars']:.2f})"
+        )
+    return text
+
+
+def plot_stock_series(dates, series: dict[str, np.ndarray], path: Path, ylabel: str, title: str) -> None:
+    """One panel per stock: its whole daily series, dates on the x-axis."""
+    n = len(series)
+    fig, axes = plt.subplots(n, 1, figsize=(11, 3.2 * n), squeeze=False)
+    for ax, (name, values) in zip(axes[:, 0], series.items()):
+        ax.plot(dates, values, lw=1.3, label=name)
+        ax.set_ylabel(ylabel)
+        ax.set_xlabel("date")
+        ax.set_title(name)
+        ax.legend(loc="upper left")
+        _date_axis(ax, dates)
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+
+
+def plot_one_step(
+    dates,
+    names: list[str],
+    arrays: dict[str, np.ndarray],
+    window: int,
+    score: dict,
+    path: Path,
+    ylabel: str,
+    units: str | None,
+    zoom: int = 60,
+) -> None:
+    """Honest one-step forecasts of whole test series: full period (left) and the last `zoom`
+    days (right) with the persistence baseline; errors of model and baseline in the titles."""
+    n = len(names)
+    fig, axes = plt.subplots(n, 2, figsize=(15, 3.3 * n), squeeze=False, gridspec_kw={"width_ratios": [2, 1]})
+    for i, name in enumerate(names):
+        target, forecast, pers = arrays["target"][i], arrays["forecast"][i], arrays["persistence"][i]
+        xs = dates[window:] if dates is not None else np.arange(window + 1, window + 1 + len(target))
+        mse_m = float(np.mean((forecast - target) ** 2))
+        mse_p = float(np.mean((pers - target) ** 2))
+        for ax, sl in ((axes[i, 0], slice(None)), (axes[i, 1], slice(-zoom, None))):
+            ax.plot(xs[sl], target[sl], lw=1.4, color="k", label="actual")
+            ax.plot(xs[sl], forecast[sl], lw=1.2, color="C1", label="model one-step forecast")
+            if sl.start is not None:
+                ax.plot(xs[sl], pers[sl], lw=1.0, ls=":", color="C2", label="persistence (x̂ₜ₊₁ = xₜ)")
+            ax.set_ylabel(ylabel)
+            ax.set_xlabel("date" if dates is not None else "time step")
+            _date_axis(ax, dates)
+        axes[i, 0].set_title(
+            f"test {name}: one-step MSE{' (' + units + '²)' if units else ''} model {mse_m:.3g}, "
+            f"persistence {mse_p:.3g}, ratio {mse_m / mse_p if mse_p > 0 else float('inf'):.2f}"
+        )
+        axes[i, 1].set_title(f"last {zoom} days")
+        axes[i, 0].legend(loc="best")
+        axes[i, 1].legend(loc="best", fontsize=9, framealpha=0.6)
+    fig.suptitle(
+        f"One-step forecasts (window of {window} known values), all test series: {_fmt_score(score, units)}",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+
+
+def plot_multi_step(
+    dates: list | None,
+    titles: list[str],
+    seqs: np.ndarray,
+    arrays: dict[str, np.ndarray],
+    context: int,
+    score: dict,
+    path: Path,
+    ylabel: str,
+    units: str | None,
+) -> None:
+    """Test sequences: actual, multi-step (own forecasts fed back), one-step (true history)
+    and the flat persistence baseline, after `context` known values."""
+    n = len(titles)
+    fig, axes = plt.subplots(n, 1, figsize=(11, 3.3 * n), squeeze=False)
+    for i, ax in enumerate(axes[:, 0]):
+        xs = dates[i] if dates is not None else np.arange(1, seqs.shape[1] + 1)
+        fut = xs[context:]
+        ax.plot(xs, seqs[i], color="k", lw=1.5, marker=".", ms=3, label="actual")
+        ax.plot(fut, arrays["multi"][i], color="C3", lw=1.5, label="multi-step (own forecasts fed back)")
+        ax.plot(fut, arrays["one"][i], color="C1", lw=1.2, ls="--", label="one-step (true history)")
+        ax.plot(fut, arrays["flat"][i], color="C2", lw=1.2, ls=":", label="persistence (last known value)")
+        ax.axvline(xs[context - 1], color="grey", lw=1, ls="-.")
+        y = seqs[i, context:]
+        mse_m = float(np.mean((arrays["multi"][i] - y) ** 2))
+        mse_p = float(np.mean((arrays["flat"][i] - y) ** 2))
+        ax.set_title(
+            f"{titles[i]}: multi-step MSE{' (' + units + '²)' if units else ''} model {mse_m:.3g}, "
+            f"persistence {mse_p:.3g}, ratio {mse_m / mse_p if mse_p > 0 else float('inf'):.2f}"
+        )
+        ax.set_ylabel(ylabel)
+        ax.set_xlabel("date" if dates is not None else "time step")
+        _date_axis(ax, dates)
+        ax.legend(loc="best", fontsize=9, framealpha=0.6)
+    fig.suptitle(
+        f"Multi-step forecasts after {context} known values, all test sequences: {_fmt_score(score, units)}",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+
+
+def plot_error_vs_horizon(rows: list[dict], score: dict, path: Path, units: str | None) -> None:
+    """MSE against horizon step: multi-step vs one-step model forecasts and their baselines."""
+    panels = [("", "MSE (normalized by the known window's scale)")]
+    if units and "multi_model_mse_dollars" in rows[0]:
+        panels.append(("_dollars", f"MSE ({units}²)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 4.8), squeeze=False)
+    h = [row["horizon"] for row in rows]
+    styles = (
+        ("multi_model", "model multi-step", "C3", "-"),
+        ("multi_persistence", "persistence, last known value held", "C2", ":"),
+        ("one_step_model", "model one-step", "C1", "--"),
+        ("one_step_persistence", "persistence one-step (previous value)", "C0", "-."),
+    )
+    for ax, (suffix, ylabel) in zip(axes[0], panels):
+        for key, label, color, ls in styles:
+            ax.plot(h, [row[f"{key}_mse{suffix}"] for row in rows], color=color, ls=ls, marker="o", ms=3, label=label)
+        ax.set_xlabel("horizon step (days after the last known value)")
+        ax.set_ylabel(ylabel)
+        ax.set_yscale("log")
+        ax.legend(fontsize=9)
+    fig.suptitle(
+        f"Error vs horizon, test sequences. Multi-step over all steps: model/persistence MSE ratio {score['ratio']:.2f}"
+        + (f" ({score['ratio_dollars']:.2f} in {units})" if units and "ratio_dollars" in score else ""),
+        fontsize=11,
+    )
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+
+
+def plot_cv_folds(histories: list[list[dict]], best_fold: int, path: Path, title: str) -> None:
+    """Validation loss vs epoch of every cross-validation fold; the kept fold drawn bold."""
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for k, history in enumerate(histories):
+        if not history:
+            continue
+        ax.plot(
+            [row["epoch"] for row in history],
+            [row["val_loss"] for row in history],
+            lw=2.4 if k == best_fold else 1.2,
+            marker="o",
+            ms=3,
+            label=f"fold {k + 1}{' (kept)' if k == best_fold else ''}",
+        )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation loss (MSE, normalized)")
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)

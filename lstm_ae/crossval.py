@@ -1,0 +1,219 @@
+"""Cross-validation of one configuration: dataset.cv_folds = k > 1.
+
+The test split stays fixed. The train and validation items are pooled and re-partitioned k
+times at random (by stock when the items name one, so a stock is never on both sides), keeping
+the configured number of validation stocks. One model is trained per partition in
+<run>/cv/fold_<i>/; result.json reports the validation loss of each fold's best epoch and
+their mean ± std (sample std, ddof=1). The fold with the lowest validation loss is kept:
+its checkpoint becomes <run>/best.pt and is evaluated once on the test split. The value
+returned to a sweeper is the mean validation loss over folds.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from lstm_ae.artifacts import load_checkpoint, save_torch, write_csv, write_json
+from lstm_ae.data.base import SequenceData, Split
+from lstm_ae.errors import ConfigError
+from lstm_ae.trainer import BEST_CKPT, Trainer, evaluate
+
+log = logging.getLogger("lstm_ae")
+
+
+# -- generic split utilities ------------------------------------------------------------------
+def take(split: Split, index: np.ndarray) -> Split:
+    """A split restricted to some items, per-item meta arrays included."""
+    index = np.asarray(index, dtype=np.int64)
+    n = len(split)
+    meta = {}
+    for key, value in split.meta.items():
+        if isinstance(value, torch.Tensor) and len(value) == n:
+            meta[key] = value[torch.from_numpy(index)]
+        elif isinstance(value, np.ndarray) and len(value) == n:
+            meta[key] = value[index]
+        else:
+            meta[key] = value
+    y = None if split.y is None else split.y[torch.from_numpy(index)]
+    return Split(split.x[torch.from_numpy(index)], y, meta)
+
+
+def concat(splits: list[Split]) -> Split:
+    """Items of several splits in one; per-item meta arrays are concatenated."""
+    meta = {}
+    for key, value in splits[0].meta.items():
+        parts = [s.meta[key] for s in splits]
+        if isinstance(value, torch.Tensor):
+            meta[key] = torch.cat(parts)
+        elif isinstance(value, np.ndarray):
+            meta[key] = np.concatenate(parts)
+        else:
+            meta[key] = value
+    ys = [s.y for s in splits]
+    y = None if any(v is None for v in ys) else torch.cat(ys)
+    return Split(torch.cat([s.x for s in splits]), y, meta)
+
+
+def with_splits(data: SequenceData, **splits: Split) -> SequenceData:
+    """A copy of the data with some splits replaced; a display bound to the data is re-bound."""
+    new = replace(data, **splits)
+    if hasattr(new.display, "bind"):
+        new.display = new.display.bind(new)
+    return new
+
+
+def groups_of(split: Split) -> np.ndarray:
+    """Group of each item: its stock (meta 'names') when known, else the item itself."""
+    names = split.meta.get("names")
+    return np.asarray(names) if names is not None else np.arange(len(split)).astype(str)
+
+
+def repartition(data: SequenceData, fold: int, seed: int) -> SequenceData:
+    """Train/val re-drawn from the pooled train+val groups; the number of val groups is kept."""
+    pool = concat([data.train, data.val])
+    groups = groups_of(pool)
+    uniq = np.unique(groups)
+    n_val = len(np.unique(groups_of(data.val)))
+    perm = np.random.default_rng([seed, fold]).permutation(len(uniq))
+    is_val = np.isin(groups, uniq[perm[:n_val]])
+    return with_splits(data, train=take(pool, np.flatnonzero(~is_val)), val=take(pool, np.flatnonzero(is_val)))
+
+
+# -- the cross-validated run ------------------------------------------------------------------
+def run_cv(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
+    from lstm_ae import app
+
+    k = cfg.dataset.cv_folds
+    if not isinstance(k, int) or k < 1:
+        raise ConfigError(f"dataset.cv_folds must be an integer >= 1, got {k}")
+    prep = app.prepare(cfg)  # validates everything and loads the data before any training
+    model_cfg, trainer_cfg, task, data, device = prep.model_cfg, prep.trainer_cfg, prep.task, prep.data, prep.device
+    optimizer_factory, scheduler_cfg = prep.optimizer_factory, prep.scheduler_cfg
+    if cfg.get("trial_ctx"):
+        log.warning("cross-validation: per-epoch pruning is off (the objective is the mean over folds)")
+
+    folds, histories, fold_data = [], [], []
+    for fold in range(k):
+        fdata = repartition(data, fold, int(cfg.dataset.get("seed", 0)))
+        fold_dir = out / "cv" / f"fold_{fold + 1}"
+        app.seed_everything(trainer_cfg.seed + fold)
+        model = app.build_model(model_cfg, fdata, task)
+        log.info(
+            "cv fold %d/%d: train/val windows %d/%d (groups %d/%d) -> %s",
+            fold + 1,
+            k,
+            len(fdata.train),
+            len(fdata.val),
+            len(np.unique(groups_of(fdata.train))),
+            len(np.unique(groups_of(fdata.val))),
+            fold_dir,
+        )
+        trainer = Trainer(
+            model,
+            task,
+            optimizer_factory,
+            scheduler_cfg,
+            fold_dir,
+            epochs=trainer_cfg.epochs,
+            batch_size=trainer_cfg.batch_size,
+            eval_batch_size=trainer_cfg.eval_batch_size,
+            grad_clip=trainer_cfg.grad_clip,
+            device=device,
+            precision=trainer_cfg.precision,
+            patience=trainer_cfg.early_stopping.patience,
+            min_delta=trainer_cfg.early_stopping.min_delta,
+            seed=trainer_cfg.seed + fold,
+            log_every_s=trainer_cfg.log_every_s,
+            resume=trainer_cfg.resume,
+            max_time_s=trainer_cfg.max_time_s,
+        )
+        outcome = trainer.fit(fdata.train, fdata.val)
+        folds.append(
+            {
+                "fold": fold + 1,
+                "status": outcome.status,
+                "reason": outcome.reason,
+                "best_val_loss": outcome.best_objective,
+                "best_epoch": outcome.best_epoch,
+                "epochs_run": len(outcome.history),
+                "train_size": len(fdata.train),
+                "val_size": len(fdata.val),
+            }
+        )
+        histories.append(outcome.history)
+        fold_data.append(fdata)
+        log.info(
+            "cv fold %d/%d: best %s %s at epoch %s",
+            fold + 1,
+            k,
+            task.objective,
+            outcome.best_objective,
+            outcome.best_epoch,
+        )
+
+    vals = np.array([np.nan if f["best_val_loss"] is None else f["best_val_loss"] for f in folds], dtype=np.float64)
+    ok = np.isfinite(vals) & np.array([(out / "cv" / f"fold_{f['fold']}" / BEST_CKPT).exists() for f in folds])
+    summary = {
+        "folds": folds,
+        "k": k,
+        "objective": task.objective,  # what val_loss_* summarise (val_loss unless task.objective says otherwise)
+        "val_loss_mean": float(vals[ok].mean()) if ok.any() else math.inf,
+        "val_loss_std": float(vals[ok].std(ddof=1)) if ok.sum() > 1 else 0.0,
+        "n_ok": int(ok.sum()),
+    }
+    result.update(
+        status="completed" if ok.all() else ("failed" if not ok.any() else "partial"),
+        objective_name=f"mean {task.objective} over {k} folds",
+        direction=task.direction,
+        objective=summary["val_loss_mean"],
+        cv=summary,
+        n_params=prep.n_params,
+        test_size=len(data.test),
+    )
+    log.info(
+        "cross-validation: val_loss %.6g ± %.2g (mean ± std over %d of %d folds)",
+        summary["val_loss_mean"],
+        summary["val_loss_std"],
+        summary["n_ok"],
+        k,
+    )
+    figures = []
+    if ok.any():
+        best = None
+        for i in np.flatnonzero(ok):
+            if best is None or task.is_better(vals[i], vals[best]):
+                best = int(i)
+        summary["kept_fold"] = best + 1
+        fdata, history = fold_data[best], histories[best]
+        state = load_checkpoint(out / "cv" / f"fold_{best + 1}" / BEST_CKPT)
+        save_torch(out / BEST_CKPT, state)
+        write_csv(out / "metrics.csv", history)
+        model = app.build_model(model_cfg, fdata, task).to(device)
+        model.load_state_dict(state["model"])
+        result.update(best_epoch=folds[best]["best_epoch"], train_size=len(fdata.train), val_size=len(fdata.val))
+        test = evaluate(model, task, data.test, device, trainer_cfg.precision, trainer_cfg.eval_batch_size)
+        test.update(task.extra_test_metrics(model, fdata, device, out))
+        result["test"] = test
+        log.info("test (kept fold %d, epoch %s): %s", best + 1, folds[best]["best_epoch"], app._fmt_metrics(test))
+        figures = app.write_plots(fdata, model, task, history, out, trainer_cfg.n_plot_examples, device)
+        from lstm_ae import plots
+
+        plots.plot_cv_folds(
+            histories,
+            best,
+            out / "cv_folds.png",
+            f"{data.name}: {k}-fold CV, val loss {summary['val_loss_mean']:.3g} ± {summary['val_loss_std']:.2g}",
+        )
+        figures.append("cv_folds.png")
+    result["figures"] = figures
+    result["wall_time_s"] = time.perf_counter() - t_start
+    write_json(out / app.RESULT, result)
+    return summary["val_loss_mean"]

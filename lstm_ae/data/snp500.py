@@ -1,0 +1,403 @@
+"""S&P 500 daily highs (Kaggle "S&P 500 stock prices 2014-2017").
+
+Reading: a CSV (plain or gzip) with columns symbol,date,open,high,low,close,volume ("Name"
+is accepted for "symbol", as in the Kaggle 5-year file). Dates and numbers must parse; an
+empty cell is a missing value, any other unparsable cell is an error naming it.
+
+Cleaning rule: the series is the daily ``high``. The trading calendar is every date on which
+more than half of the symbols have a row. A stock is kept only when it has a finite high on
+every calendar date and no duplicated date; stocks with fewer trading days (listed late,
+delisted) or a missing high are dropped. On the Kaggle file (505 symbols, 1007 days from
+2014-01-02 to 2017-12-29) this keeps 477: 26 symbols have fewer days, REGN and VRTX have a
+missing high.
+
+Sequences: each kept stock's series is cut into windows of ``seq_len`` days, one every
+``stride`` days (non-overlapping by default); the model's T is ``seq_len``. Stocks (not
+windows) are split train/val/test with a seeded permutation, so test stocks are never seen in
+training. Windows are ordered window-major (all stocks' first window, then the second ...), so
+the first test items are different stocks.
+
+Normalization: per-window min-max, fitted only on the values the model sees. For
+reconstruction it sees the whole window; for prediction (inputs x_1..x_{T-1}, target x_T) it
+sees the first T-1 values, so the target never shapes its own scale (no look-ahead). The range
+is widened by ``margin`` x (max - min) on both sides: inputs land in [m/(1+2m), (1+m)/(1+2m)]
+and a next value up to ``margin`` ranges above the window's max (or below its min) is still
+reachable by the sigmoid output. A target beyond that stays outside [0, 1] (kept exact, not
+clipped) and cannot be predicted exactly. Each window's ``lo`` and ``span`` are kept, so
+``value = x * span + lo`` inverts the scaling exactly (figures and errors in dollars).
+
+    python -m lstm_ae.data.snp500 <csv> [--out DIR]   # cleaning summary, load time, AMZN/GOOGL figure
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lstm_ae.data.base import SequenceData, Split, check_fractions, split_counts
+from lstm_ae.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("symbol", "date", "open", "high", "low", "close", "volume")
+NUMERIC = ("open", "high", "low", "close", "volume")
+ALIASES = {"name": "symbol"}
+SOURCE = 'download the Kaggle dataset "S&P 500 stock prices 2014-2017" and set dataset.path=<its CSV>'
+SCALE_SCOPES = ("all", "inputs")
+
+
+# -- normalization ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WindowScaler:
+    """Per-window min-max scaling with a margin, fitted on the values the model sees."""
+
+    margin: float = 0.1
+
+    def fit(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """values (..., L) in dollars -> lo, span (...): x = (v - lo) / span."""
+        values = np.asarray(values, dtype=np.float64)
+        vmin, vmax = values.min(axis=-1), values.max(axis=-1)
+        rng = vmax - vmin
+        # a flat window has no range: use a tiny one so the scaling stays invertible
+        rng = np.maximum(rng, 1e-6 * np.maximum(np.abs(vmax), 1.0))
+        return vmin - self.margin * rng, rng * (1.0 + 2.0 * self.margin)
+
+    @staticmethod
+    def apply(values: np.ndarray, lo: np.ndarray, span: np.ndarray) -> np.ndarray:
+        return (np.asarray(values, dtype=np.float64) - lo[..., None]) / span[..., None]
+
+    @staticmethod
+    def invert(scaled: np.ndarray, lo: np.ndarray, span: np.ndarray) -> np.ndarray:
+        return np.asarray(scaled, dtype=np.float64) * span[..., None] + lo[..., None]
+
+
+# -- reading and cleaning ---------------------------------------------------------------------
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """Read and check the CSV; every problem is a one-line DataError naming the file."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise DataError(f"dataset.path={p}: file not found; {SOURCE}")
+    try:
+        df = pd.read_csv(p, compression="infer", low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{p}: empty file; expected a CSV with columns {','.join(COLUMNS)}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{p}: not a readable CSV ({_first_line(exc)})") from None
+    df.columns = [ALIASES.get(str(c).strip().lower(), str(c).strip().lower()) for c in df.columns]
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"{p}: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)} "
+            f"(found {','.join(map(str, df.columns))})"
+        )
+    df = df[list(COLUMNS)]
+    if df.empty:
+        raise DataError(f"{p}: no data rows; expected a CSV with columns {','.join(COLUMNS)}")
+    if df["symbol"].isna().any():
+        line = int(np.flatnonzero(df["symbol"].isna().to_numpy())[0]) + 2
+        raise DataError(f"{p}: line {line} has no symbol")
+    df["symbol"] = df["symbol"].astype(str).str.strip()
+    df["date"] = _parse_dates(p, df["date"])
+    for col in NUMERIC:
+        df[col] = _parse_numbers(p, col, df[col])
+    return df
+
+
+def _parse_dates(p: Path, raw: pd.Series) -> pd.Series:
+    dates = pd.to_datetime(raw, format="%Y-%m-%d", errors="coerce")
+    if dates.isna().any():  # not ISO: let pandas infer one format for the column
+        try:
+            dates = pd.to_datetime(raw, errors="coerce")
+        except (ValueError, TypeError):
+            pass
+    bad = dates.isna().to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{p}: unparsable date {raw.iloc[i]!r} on line {i + 2} ({int(bad.sum())} bad date(s); expected YYYY-MM-DD)"
+        )
+    return dates
+
+
+def _parse_numbers(p: Path, col: str, raw: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(raw):
+        return raw.astype(np.float64)
+    values = pd.to_numeric(raw, errors="coerce")
+    text = raw.astype("string").str.strip()
+    bad = (values.isna() & text.notna() & (text != "")).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{p}: column {col} has a non-numeric value {raw.iloc[i]!r} on line {i + 2} ({int(bad.sum())} bad value(s))"
+        )
+    return values.astype(np.float64)
+
+
+@dataclass
+class Cleaned:
+    """Kept stocks as a dates x symbols table of one column, plus what was dropped and why."""
+
+    dates: pd.DatetimeIndex
+    symbols: list[str]
+    values: np.ndarray  # (S, D) float64, dollars
+    n_in_file: int
+    dropped_short: list[str]
+    dropped_missing: list[str]
+    dropped_duplicate: list[str]
+
+    @property
+    def dropped(self) -> int:
+        return len(self.dropped_short) + len(self.dropped_missing) + len(self.dropped_duplicate)
+
+    def summary(self) -> dict:
+        return {
+            "stocks_in_file": self.n_in_file,
+            "stocks_kept": len(self.symbols),
+            "stocks_dropped": self.dropped,
+            "dropped_fewer_days": len(self.dropped_short),
+            "dropped_missing_value": len(self.dropped_missing),
+            "dropped_duplicate_dates": len(self.dropped_duplicate),
+            "trading_days": len(self.dates),
+            "first_date": str(self.dates[0].date()),
+            "last_date": str(self.dates[-1].date()),
+        }
+
+
+def clean(df: pd.DataFrame, column: str = "high", source: str = "CSV") -> Cleaned:
+    """Keep the stocks with a finite `column` value on every calendar date (vectorised)."""
+    if column not in NUMERIC:
+        raise ConfigError(f"dataset.column must be one of {', '.join(NUMERIC)}; got {column!r}")
+    symbols_all = df["symbol"].unique()
+    n_sym = len(symbols_all)
+    per_date = df.groupby("date", sort=True)["symbol"].nunique()
+    calendar = per_date.index[per_date.to_numpy() > n_sym / 2]
+    dup = df.duplicated(["symbol", "date"], keep=False)
+    dup_symbols = set(df.loc[dup, "symbol"].unique())
+    on_cal = df[df["date"].isin(calendar) & ~df["symbol"].isin(dup_symbols)]
+    finite = np.isfinite(on_cal[column].to_numpy())
+    rows = on_cal.groupby("symbol").size()
+    good = on_cal[finite].groupby("symbol").size()
+    good = good.reindex(rows.index, fill_value=0)
+    n_days = len(calendar)
+    keep = sorted(good.index[good.to_numpy() == n_days])
+    short = sorted(set(symbols_all) - dup_symbols - set(rows.index[rows.to_numpy() == n_days]))
+    missing = sorted(set(rows.index[rows.to_numpy() == n_days]) - set(keep))
+    if len(keep) == 0:
+        raise DataError(
+            f"{source}: no usable stock: none of {n_sym} symbols has a finite {column} on all {n_days} trading days"
+        )
+    table = on_cal[on_cal["symbol"].isin(keep)].pivot(index="date", columns="symbol", values=column)
+    table = table.reindex(index=calendar, columns=keep)
+    return Cleaned(
+        dates=pd.DatetimeIndex(calendar),
+        symbols=list(keep),
+        values=table.to_numpy(dtype=np.float64).T.copy(),
+        n_in_file=n_sym,
+        dropped_short=short,
+        dropped_missing=missing,
+        dropped_duplicate=sorted(dup_symbols),
+    )
+
+
+# -- windows, splits, display -----------------------------------------------------------------
+def window_starts(n_days: int, seq_len: int, stride: int) -> np.ndarray:
+    return np.arange(0, n_days - seq_len + 1, stride)
+
+
+class WindowDisplay:
+    """display(split, index, values) for plots: dates on the x-axis, dollars on the y-axis."""
+
+    def __init__(self, data: SequenceData | None = None) -> None:
+        self.data = data
+
+    def bind(self, data: SequenceData) -> WindowDisplay:
+        return WindowDisplay(data)
+
+    def __call__(self, split: str, index: int, values: np.ndarray):
+        meta = self.data.split(split).meta
+        start, n = int(meta["start"][index]), values.shape[0]
+        dates = self.data.info["dates"][start : start + n]
+        dollars = values[:, 0] * meta["span"][index] + meta["lo"][index]
+        return dates, dollars, "date"
+
+
+def to_units(data: SequenceData, split: str, values: np.ndarray) -> np.ndarray:
+    """Normalized values (N, T', F) of a split's windows -> dollars (N, T', F)."""
+    meta = data.split(split).meta
+    return np.asarray(values, dtype=np.float64) * meta["span"][:, None, None] + meta["lo"][:, None, None]
+
+
+def _make_split(cleaned: Cleaned, rows: np.ndarray, starts: np.ndarray, seq_len: int, fit_len: int, scaler) -> Split:
+    """Windows of the stocks `rows`, window-major, scaled on their first `fit_len` values."""
+    idx = starts[:, None] + np.arange(seq_len)[None, :]  # (W, L)
+    win = cleaned.values[rows][:, idx]  # (S', W, L)
+    win = win.transpose(1, 0, 2).reshape(-1, seq_len)  # window-major: (W*S', L)
+    lo, span = scaler.fit(win[:, :fit_len])
+    x = torch.from_numpy(scaler.apply(win, lo, span).astype(np.float32)).unsqueeze(-1)
+    names = np.tile(np.asarray(cleaned.symbols, dtype=object)[rows], len(starts))
+    meta = {"names": names, "start": np.repeat(starts, len(rows)), "lo": lo, "span": span}
+    return Split(x, meta=meta)
+
+
+def load(
+    name: str = "snp500",
+    path: str = "data/sp500/all_stocks.csv",
+    column: str = "high",
+    seq_len: int = 50,
+    stride: int | None = None,
+    splits: tuple[float, float, float] = (0.6, 0.2, 0.2),
+    seed: int = 0,
+    margin: float = 0.1,
+    task: str = "reconstruct",
+    scale_on: str | None = None,
+    cv_folds: int = 1,
+) -> SequenceData:
+    """Read, clean, window, split by stock and normalize the S&P 500 CSV."""
+    t0 = time.perf_counter()
+    check_fractions("dataset.splits", splits)
+    if not isinstance(seq_len, int) or seq_len < 2:
+        raise ConfigError(f"dataset.seq_len must be an integer >= 2, got {seq_len}")
+    stride = seq_len if stride is None else stride
+    if not isinstance(stride, int) or stride < 1:
+        raise ConfigError(f"dataset.stride must be a positive integer or null (= seq_len), got {stride}")
+    if not 0.0 <= margin <= 1.0:
+        raise ConfigError(f"dataset.margin must be in [0, 1], got {margin}")
+    if not isinstance(cv_folds, int) or cv_folds < 1:
+        raise ConfigError(f"dataset.cv_folds must be an integer >= 1, got {cv_folds}")
+    scope = scale_on or ("inputs" if task == "predict" else "all")
+    if scope not in SCALE_SCOPES:
+        raise ConfigError(f"dataset.scale_on must be one of {', '.join(SCALE_SCOPES)} or null; got {scale_on!r}")
+
+    df = read_csv(path)
+    t_read = time.perf_counter() - t0
+    cleaned = clean(df, column, source=str(path))
+    n_days = len(cleaned.dates)
+    if seq_len > n_days:
+        raise ConfigError(f"dataset.seq_len={seq_len} is longer than the {n_days} trading days in {path}")
+    n_stocks = len(cleaned.symbols)
+    n_train, n_val, n_test = split_counts(n_stocks, splits)
+    if min(n_train, n_val, n_test) < 1:
+        raise DataError(
+            f"{path}: only {n_stocks} usable stock(s); the split {list(splits)} by stock needs at least one per split"
+        )
+    perm = np.random.default_rng(seed).permutation(n_stocks)
+    parts = {"train": perm[:n_train], "val": perm[n_train : n_train + n_val], "test": perm[n_train + n_val :]}
+    starts = window_starts(n_days, seq_len, stride)
+    scaler = WindowScaler(margin)
+    fit_len = seq_len - 1 if scope == "inputs" else seq_len
+    built = {k: _make_split(cleaned, np.sort(rows), starts, seq_len, fit_len, scaler) for k, rows in parts.items()}
+    info = {
+        **cleaned.summary(),
+        "path": str(path),
+        "column": column,
+        "units": "$",
+        "scaler": scaler,
+        "scale_on": scope,
+        "fit_len": fit_len,
+        "dates": cleaned.dates,
+        "symbols": cleaned.symbols,
+        "series": cleaned.values,
+        "windows_per_stock": len(starts),
+        "to_units": to_units,
+        "read_time_s": t_read,
+    }
+    data = SequenceData(
+        name=name,
+        train=built["train"],
+        val=built["val"],
+        test=built["test"],
+        kind="signal",
+        value_label=f"daily {column} ($)",
+        info=info,
+    )
+    data.display = WindowDisplay(data)
+    # with scale_on=inputs the last value of a window may fall outside [0, 1] (beyond the margin)
+    last = torch.cat([s.x[:, -1, 0] for s in built.values()])
+    info["targets_outside_unit"] = float(((last < 0) | (last > 1)).float().mean())
+    info["load_time_s"] = time.perf_counter() - t0
+    log.info(
+        "S&P 500 %s: %d stocks in file, kept %d, dropped %d (%d fewer days, %d missing %s, %d duplicate dates); "
+        "%d trading days %s..%s; %d windows/stock of T=%d (stride %d); stocks train/val/test %d/%d/%d; "
+        "scaled on %s values, margin %.2f%s; loaded in %.1fs",
+        path,
+        cleaned.n_in_file,
+        n_stocks,
+        cleaned.dropped,
+        len(cleaned.dropped_short),
+        len(cleaned.dropped_missing),
+        column,
+        len(cleaned.dropped_duplicate),
+        n_days,
+        info["first_date"],
+        info["last_date"],
+        len(starts),
+        seq_len,
+        stride,
+        n_train,
+        n_val,
+        n_test,
+        "all T" if scope == "all" else "the first T-1 (inputs)",
+        margin,
+        f"; {100 * info['targets_outside_unit']:.2f}% of targets beyond the margin" if scope == "inputs" else "",
+        info["load_time_s"],
+    )
+    return data
+
+
+def stocks_of(split: Split) -> list[str]:
+    """The stocks of a split in order of first appearance."""
+    return list(dict.fromkeys(split.meta["names"].tolist()))
+
+
+# -- figures and CLI --------------------------------------------------------------------------
+def plot_stocks(dates, series: dict[str, np.ndarray], path: Path, column: str = "high") -> None:
+    """Daily series of a few stocks, dates on the x-axis."""
+    from lstm_ae import plots
+
+    plots.plot_stock_series(dates, series, path, f"daily {column} ($)", f"S&P 500: daily {column}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Load, clean and summarize the S&P 500 CSV; plot AMZN and GOOGL.")
+    parser.add_argument("csv")
+    parser.add_argument("--out", default=".", help="folder for snp500_stocks.png (default: .)")
+    parser.add_argument("--symbols", default="AMZN,GOOGL")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        data = load(path=args.csv)
+    except (DataError, ConfigError) as exc:
+        print(f"error: {exc}")
+        return 2
+    info = data.info
+    rows = {s: i for i, s in enumerate(info["symbols"])}
+    wanted = [s for s in args.symbols.split(",") if s in rows]
+    out = Path(args.out) / "snp500_stocks.png"
+    if wanted:
+        plot_stocks(info["dates"], {s: info["series"][rows[s]] for s in wanted}, out)
+    print(
+        f"kept {info['stocks_kept']} of {info['stocks_in_file']} stocks "
+        f"(dropped {info['dropped_fewer_days']} with fewer days, {info['dropped_missing_value']} with a missing value, "
+        f"{info['dropped_duplicate_dates']} with duplicate dates); {info['trading_days']} trading days "
+        f"{info['first_date']}..{info['last_date']}; read {info['read_time_s']:.2f}s, "
+        f"load+prepare {info['load_time_s']:.2f}s" + (f"; figure {out}" if wanted else "")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

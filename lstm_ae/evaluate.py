@@ -1,0 +1,141 @@
+"""Evaluate a trained run on other data (another period, another market) of the same schema.
+
+    python -m lstm_ae.evaluate <run folder> dataset.path=<csv> [more overrides] [--out DIR] [--all-items]
+
+Re-composes the run's saved .hydra/config.yaml with the overrides (Hydra override syntax),
+loads <run>/best.pt, and writes eval.json (the same test metrics as result.json: mean losses,
+errors in real units, one-step and multi-step forecasts vs persistence), config.yaml and the same
+figures into a new folder (default <run>/eval/<timestamp>).
+
+Which items are evaluated: the data's test split, minus any stock the run trained or validated
+on (the run's splits.json), plus — unless the data have no stock names — every other stock that
+is new to the run. So on the run's own CSV it re-evaluates exactly the run's test stocks; on another
+file it evaluates every stock the model has never seen. --all-items evaluates every item of the new
+data, including stocks the model trained on (useful for another period of the same market).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from lstm_ae.artifacts import load_checkpoint, write_json, write_text
+from lstm_ae.config import validate
+from lstm_ae.crossval import concat, groups_of, take, with_splits
+from lstm_ae.errors import ConfigError, DataError
+from lstm_ae.trainer import BEST_CKPT, evaluate, resolve_device
+
+log = logging.getLogger("lstm_ae")
+
+
+def compose_run_config(run: Path, overrides: list[str]):
+    """The run's saved config with overrides applied, as Hydra would compose it."""
+    saved = run / ".hydra" / "config.yaml"
+    if not saved.is_file():
+        raise ConfigError(f"{run}: not a run folder (no .hydra/config.yaml)")
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(saved.parent.absolute()), version_base="1.3"):
+            return compose(config_name="config", overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ConfigError(f"overrides {' '.join(overrides)}: {first}") from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def select_items(data, run: Path, all_items: bool):
+    """The evaluation split: see the module docstring."""
+    if all_items:
+        pool = concat([data.train, data.val, data.test])
+        return with_splits(data, test=pool), "all items"
+    splits_file = run / "splits.json"
+    if "names" not in data.test.meta or not splits_file.exists():
+        return data, "the test split"
+    seen = set()
+    for key in ("train", "val"):
+        seen.update(json.loads(splits_file.read_text()).get(key, []))
+    pool = concat([data.train, data.val, data.test])
+    keep = ~np.isin(groups_of(pool), list(seen))
+    if not keep.any():
+        raise DataError(f"{data.info.get('path', 'data')}: every stock was in the run's training/validation stocks")
+    return with_splits(data, test=take(pool, np.flatnonzero(keep))), f"stocks unseen by the run ({len(seen)} excluded)"
+
+
+def run(run_dir: Path, overrides: list[str], out: Path | None, all_items: bool) -> dict:
+    from hydra.utils import instantiate
+
+    from lstm_ae import app
+
+    t0 = time.perf_counter()
+    run_dir = Path(run_dir)
+    ckpt = run_dir / BEST_CKPT
+    if not ckpt.is_file():
+        raise ConfigError(f"{run_dir}: no {BEST_CKPT} (was the run trained to at least one epoch?)")
+    cfg = compose_run_config(run_dir, overrides)
+    model_cfg, trainer_cfg = validate(cfg)
+    inst = getattr(app, "_instantiate", instantiate)
+    task = inst(cfg.task)
+    data = inst(cfg.dataset)
+    task.check_data(data)
+    data, scope = select_items(data, run_dir, all_items)
+    out = Path(out) if out else run_dir / "eval" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(trainer_cfg.device)
+    model = app.build_model(model_cfg, data, task).to(device)
+    try:
+        model.load_state_dict(load_checkpoint(ckpt)["model"])
+    except RuntimeError as exc:
+        raise ConfigError(f"{ckpt}: does not fit the composed model ({str(exc).splitlines()[0]})") from None
+    log.info(
+        "evaluating %s on %s: %d items (%s)", ckpt, cfg.dataset.get("path", cfg.dataset.name), len(data.test), scope
+    )
+    test = evaluate(model, task, data.test, device, trainer_cfg.precision, trainer_cfg.eval_batch_size)
+    test.update(task.extra_test_metrics(model, data, device, out))
+    figures = app.write_plots(data, model, task, [], out, trainer_cfg.n_plot_examples, device)
+    result = {
+        "run": str(run_dir),
+        "checkpoint": str(ckpt),
+        "overrides": overrides,
+        "evaluated": scope,
+        "test_size": len(data.test),
+        "data": {k: v for k, v in data.info.items() if isinstance(v, (str, int, float, bool))},
+        "test": test,
+        "figures": figures + test.get("figures", []),
+        "wall_time_s": time.perf_counter() - t0,
+    }
+    write_text(out / "config.yaml", OmegaConf.to_yaml(cfg))
+    write_json(out / "eval.json", result)
+    log.info("test: %s -> %s", app._fmt_metrics(test), out)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="a run folder (has .hydra/config.yaml and best.pt)")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. dataset.path=other.csv")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default <run>/eval/<timestamp>)")
+    parser.add_argument("--all-items", action="store_true", help="also evaluate stocks the run trained on")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
+    try:
+        run(args.run, args.overrides, args.out, args.all_items)
+    except (ConfigError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""Short real trainings on the S&P 500 CSV through run.py, cross-validation and lstm_ae.evaluate."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pandas as pd
+import pytest
+from conftest import run_cli
+
+FAST = ["model.hidden=8", "dataset.stride=50", "trainer.threads=1", "trainer.batch_size=256"]
+
+
+def _result(run_dir) -> dict:
+    return json.loads((run_dir / "result.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def predict_run(sp500_csv, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("snp_predict") / "run"
+    proc = run_cli(
+        "+experiment=snp500_predict",
+        f"dataset.path={sp500_csv}",
+        "trainer.epochs=2",
+        "task.forecast_every=20",
+        "task.multistep_context=10",
+        *FAST,
+        f"hydra.run.dir={run_dir}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run_dir
+
+
+def test_predict_run_reports_model_baseline_and_ratio(predict_run):
+    res = _result(predict_run)
+    assert res["status"] == "completed" and res["epochs_run"] == 2
+    test = res["test"]
+    assert test["units"] == "$" and test["recon_mse_dollars"] > 0
+    for key in ("one_step", "multi_step"):
+        score = test[key]
+        for unit in ("", "_dollars"):
+            model, base = score[f"model_mse{unit}"], score[f"persistence_mse{unit}"]
+            assert model > 0 and base > 0
+            assert score[f"ratio{unit}"] == pytest.approx(model / base)
+        assert score["model_beats_persistence"] == (score["ratio"] < 1)
+        assert test[f"{key}_ratio"] == score["ratio"] and test[f"{key}_ratio_dollars"] == score["ratio_dollars"]
+    one = test["one_step"]
+    assert one["window"] == 49 and one["every"] == 20 and one["n_series"] == 96
+    assert one["n"] == 96 * len(range(49, 1007, 20))
+    multi = test["multi_step"]
+    assert (multi["context"], multi["horizon"], multi["n_sequences"]) == (10, 10, 96 * (1007 // 20))
+    assert "ratio" in multi["one_step_same_days"]
+    for fig in ("snp500_stocks.png", "reconstructions.png", "loss.png", "prediction_loss.png"):
+        assert fig in res["figures"] + test["figures"] and (predict_run / fig).stat().st_size > 10_000
+    for fig in ("forecast_one_step.png", "forecast_multi_step.png", "error_vs_horizon.png"):
+        assert fig in test["figures"] and (predict_run / fig).stat().st_size > 10_000
+    horizon = pd.read_csv(predict_run / "error_vs_horizon.csv")
+    assert list(horizon["horizon"]) == list(range(1, 11))
+    # persistence held flat gets worse with the horizon; one-step persistence does not
+    assert horizon["multi_persistence_mse"].iloc[-3:].mean() > 3 * horizon["multi_persistence_mse"].iloc[:2].mean()
+    splits = json.loads((predict_run / "splits.json").read_text())
+    assert len(splits["test"]) == 96 and not set(splits["test"]) & set(splits["train"])
+
+
+def _evaluate(capsys, *args) -> tuple[int, str]:
+    """python -m lstm_ae.evaluate ARGS, run in-process (same code path as the command)."""
+    from lstm_ae.evaluate import main
+
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def test_evaluate_same_csv_reproduces_test_and_other_period(predict_run, sp500_csv, tmp_path, capsys):
+    res = _result(predict_run)
+    out = tmp_path / "same"
+    code, err = _evaluate(capsys, predict_run, f"dataset.path={sp500_csv}", "task.forecast_every=20", "--out", out)
+    assert code == 0, err[-3000:]
+    ev = json.loads((out / "eval.json").read_text())
+    assert ev["test_size"] == res["test_size"] and "unseen" in ev["evaluated"]
+    assert ev["test"]["loss"] == pytest.approx(res["test"]["loss"], rel=1e-5)
+    assert ev["test"]["one_step"]["ratio"] == pytest.approx(res["test"]["one_step"]["ratio"], rel=1e-6)
+    assert (out / "forecast_multi_step.png").exists() and (out / "config.yaml").exists()
+
+    # another period: 2017 only, as a gzip CSV of the same schema
+    df = pd.read_csv(sp500_csv)
+    period = tmp_path / "sp500_2017.csv.gz"
+    with gzip.open(period, "wt") as fh:
+        df[df["date"] >= "2017-01-01"].to_csv(fh, index=False)
+    out2 = tmp_path / "period"
+    code, err = _evaluate(capsys, predict_run, f"dataset.path={period}", "--all-items", "--out", out2)
+    assert code == 0, err[-3000:]
+    ev2 = json.loads((out2 / "eval.json").read_text())
+    assert ev2["data"]["first_date"] == "2017-01-03" and ev2["data"]["trading_days"] == 251
+    assert ev2["test_size"] == ev2["data"]["stocks_kept"] * (251 // 50)
+    assert ev2["test"]["one_step"]["n"] == ev2["data"]["stocks_kept"] * len(range(49, 251, 20))
+    assert ev2["test"]["multi_step"]["n_sequences"] == ev2["data"]["stocks_kept"] * (251 // 20)
+
+    code, err = _evaluate(capsys, predict_run, f"dataset.path={tmp_path / 'missing.csv'}")
+    assert code == 2
+    assert err.strip().startswith("error: dataset.path=") and "Kaggle" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_reconstruct_cross_validation(sp500_csv, tmp_path):
+    run_dir = tmp_path / "cv"
+    proc = run_cli(
+        "+experiment=snp500_reconstruct",
+        f"dataset.path={sp500_csv}",
+        "dataset.cv_folds=2",
+        "trainer.epochs=1",
+        *FAST,
+        f"hydra.run.dir={run_dir}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = _result(run_dir)
+    cv = res["cv"]
+    assert cv["k"] == 2 and cv["n_ok"] == 2 and len(cv["folds"]) == 2
+    vals = [f["best_val_loss"] for f in cv["folds"]]
+    assert cv["val_loss_mean"] == pytest.approx(sum(vals) / 2)
+    assert cv["val_loss_std"] == pytest.approx(abs(vals[0] - vals[1]) / 2**0.5)
+    assert res["objective"] == cv["val_loss_mean"]
+    assert vals[cv["kept_fold"] - 1] == min(vals)
+    assert vals[0] != vals[1]  # different partitions, different models
+    for k in (1, 2):
+        assert (run_dir / "cv" / f"fold_{k}" / "best.pt").exists()
+    assert (run_dir / "best.pt").exists() and (run_dir / "cv_folds.png").exists()
+    test = res["test"]
+    assert test["recon"] > 0 and test["recon_mse_dollars"] > 0
+    assert "reconstructions.png" in res["figures"] and "snp500_stocks.png" in test["figures"]
+    splits = json.loads((run_dir / "splits.json").read_text())
+    assert len(splits["val"]) == 95 and len(splits["test"]) == 96
+
+
+def test_cli_bad_csv_exits_2_with_one_line(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("symbol,date,high\nAAA,2016-01-04,1\n")
+    proc = run_cli("dataset=snp500", f"dataset.path={bad}", f"hydra.run.dir={tmp_path / 'run'}")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "missing column(s) open, low, close, volume" in lines[0]
