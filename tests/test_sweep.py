@@ -6,7 +6,6 @@ import sys
 import optuna
 import pandas as pd
 import pytest
-
 from conftest import REPO, run_cli
 
 FAST = ["dataset.size=300", "trainer.epochs=2", "model.hidden=8", "optimizer=sgd", "trainer.grad_clip=0"]
@@ -46,7 +45,13 @@ def test_grid_runs_each_point_once_and_survives_a_diverging_trial(grid_sweep):
     assert states == ["COMPLETE", "COMPLETE", "FAIL"]
     failed = next(t for t in study.trials if t.state.name == "FAIL")
     assert failed.user_attrs["status"] == "diverged"
-    for name in ("summary.md", "objective_vs_params.png", "val_curves.png", "best_reconstructions.png", "optimization_results.yaml"):
+    for name in (
+        "summary.md",
+        "objective_vs_params.png",
+        "val_curves.png",
+        "best_reconstructions.png",
+        "optimization_results.yaml",
+    ):
         assert (sweep_dir / name).exists(), name
     md = (sweep_dir / "summary.md").read_text()
     assert "Best trial" in md and "diverged" in md
@@ -63,7 +68,9 @@ def test_rerunning_a_finished_grid_runs_nothing_new(grid_sweep):
 def test_report_cli_rebuilds_summary_of_partly_failed_sweep(grid_sweep):
     sweep_dir, _, _ = grid_sweep
     (sweep_dir / "summary.csv").unlink()
-    proc = subprocess.run([sys.executable, "-m", "lstm_ae.report", str(sweep_dir)], capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lstm_ae.report", str(sweep_dir)], capture_output=True, text=True, cwd=REPO
+    )
     assert proc.returncode == 0, proc.stderr
     assert len(pd.read_csv(sweep_dir / "summary.csv")) == 3
     assert "diverged" in proc.stdout
@@ -71,7 +78,14 @@ def test_report_cli_rebuilds_summary_of_partly_failed_sweep(grid_sweep):
 
 def test_sampler_search_space_runs_n_trials(tmp_path):
     sweep_dir = tmp_path / "tpe"
-    proc = run_cli("-m", *FAST, "optimizer.lr=interval(0.001,0.05)", "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
+    proc = run_cli(
+        "-m",
+        *FAST,
+        "optimizer.lr=interval(0.001,0.05)",
+        "hydra.sweeper.n_trials=2",
+        f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     lrs = pd.read_csv(sweep_dir / "summary.csv")["optimizer.lr"].astype(float)
     assert len(lrs) == 2 and all(0.001 <= lr <= 0.05 for lr in lrs)
@@ -83,3 +97,48 @@ def test_too_many_failures_stop_the_sweep_with_a_clear_message(tmp_path):
     assert proc.returncode != 0
     assert "max_failure_rate" in proc.stderr
     assert len(pd.read_csv(sweep_dir / "summary.csv")) == 2  # stopped after the 2nd of 3 failures (> 0.5 x 3)
+
+
+def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path):
+    """SIGKILL a 4-point grid after two trials, run the same command again: the two finished
+    trials are kept (their files untouched), the killed one is marked FAIL and its grid point
+    run again, and the grid ends complete with each point finished exactly once."""
+    import os
+    import signal
+    import time
+
+    sweep_dir = tmp_path / "killed"
+    args = [
+        "-m",
+        "dataset.size=600",
+        "trainer.epochs=6",
+        "model.hidden=8",
+        "optimizer.lr=0.002,0.004,0.006,0.008",
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "run.py"), *args],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and not (sweep_dir / "1" / "result.json").exists():
+        time.sleep(0.2)
+    assert (sweep_dir / "1" / "result.json").exists(), "sweep did not get through two trials"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = {name: (sweep_dir / name / "result.json").stat().st_mtime_ns for name in ("0", "1")}
+
+    rerun = run_cli(*args, cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    for name, mtime in kept.items():
+        assert (sweep_dir / name / "result.json").stat().st_mtime_ns == mtime  # not rerun
+    study = _study(sweep_dir)
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert sorted(t.params["optimizer.lr"] for t in complete) == [0.002, 0.004, 0.006, 0.008]
+    assert all(t.state.name in ("COMPLETE", "FAIL") for t in study.trials)
+    summary = pd.read_csv(sweep_dir / "summary.csv")
+    assert sorted(summary["optimizer.lr"].astype(float)) == [0.002, 0.004, 0.006, 0.008]
+    assert (summary["status"] == "completed").all()

@@ -194,6 +194,10 @@ class LstmAeOptunaSweeperImpl(OptunaSweeperImpl):
                     )
                     for t, o in zip(trials, overrides)
                 ]
+            folders = [self._folder_for(study, t) for t in trials]
+            for t, folder in zip(trials, folders):
+                t.set_user_attr("run_dir", str(Path(self.sweep_dir).absolute() / folder))
+            overrides = [(*o, f"hydra.sweep.subdir={folder}") for o, folder in zip(overrides, folders)]
             returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
             self.job_idx += len(returns)
             for trial, ret in zip(trials, returns):
@@ -206,6 +210,23 @@ class LstmAeOptunaSweeperImpl(OptunaSweeperImpl):
                 )
         self._finish(study, directions)
 
+    def _folder_for(self, study: optuna.Study, trial: optuna.Trial) -> str:
+        """A trial's run folder is its number, so re-runs and concurrent sweepers never collide;
+        a grid point re-run after a killed trial reuses that trial's folder and resumes from last.pt."""
+        key = _params_key(trial.params)
+        for old in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+            run_dir = old.user_attrs.get("run_dir")
+            if (
+                old.user_attrs.get("reason") == STALE_REASON
+                and _params_key(old.params) == key
+                and run_dir
+                and Path(run_dir).parent == Path(self.sweep_dir).absolute()
+                and not old.user_attrs.get("resumed_by")
+            ):
+                study._storage.set_trial_user_attr(old._trial_id, "resumed_by", trial.number)
+                return Path(run_dir).name
+        return str(trial.number)
+
     def _record(self, study: optuna.Study, trial: optuna.Trial, ret: Any) -> int:
         """Tell the study how the trial ended; return 1 when it failed."""
         run_dir = self._run_dir(ret)
@@ -213,8 +234,6 @@ class LstmAeOptunaSweeperImpl(OptunaSweeperImpl):
         if run_dir is not None and (run_dir / "result.json").exists():
             with contextlib.suppress(ValueError, OSError):
                 result = json.loads((run_dir / "result.json").read_text())
-        if run_dir is not None:
-            trial.set_user_attr("run_dir", str(run_dir))
         if ret.status != JobStatus.COMPLETED:
             status, reason = "failed", f"{type(ret._return_value).__name__}: {ret._return_value}"
         else:
