@@ -5,6 +5,7 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from hydra_plugins.hydra_optuna_sweeper.config import OptunaSweeperConf
+from omegaconf import MISSING
 
 
 @dataclass
@@ -18,7 +19,7 @@ class LstmAeOptunaSweeperConf(OptunaSweeperConf):
     n_jobs: int = 1  # trials asked per batch; the launcher decides whether they run in parallel
     # Stop the sweep once more than this fraction of the planned trials has failed.
     max_failure_rate: float = 0.5
-    pruner: Any = None
+    pruner: Any = MISSING  # filled by the hydra/sweeper/pruner group (default: none)
     # Sweeps given only as comma lists run exactly their grid, each combination once.
     grid_for_choices: bool = True
 

@@ -74,6 +74,13 @@ class LstmAeOptunaSweeperImpl(OptunaSweeperImpl):
             url = f"sqlite:///{path}"
         return url
 
+    @staticmethod
+    def _rdb(url: str | None) -> Any:
+        """SQLite waits up to a minute for a lock held by another sweeper instead of failing."""
+        if url is None or not url.startswith("sqlite:"):
+            return url
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+
     @contextlib.contextmanager
     def _claim_lock(self):
         """Serialize ask() between sweep processes sharing this study (same machine or NFS)."""
@@ -142,17 +149,20 @@ class LstmAeOptunaSweeperImpl(OptunaSweeperImpl):
             choices = [self._to_grid_sampler_choices(space[n]) for n in names]
             grid = [dict(zip(names, combo)) for combo in itertools.product(*choices)]
         sampler = optuna.samplers.RandomSampler() if sampler_is_grid else self.sampler
-        pruner = instantiate(self.pruner_cfg) if self.pruner_cfg else None
+        pruner = self.pruner_cfg  # Hydra has already instantiated it (a config only when built by hand)
+        if pruner is not None and not isinstance(pruner, optuna.pruners.BasePruner):
+            pruner = instantiate(pruner)
         storage = self._storage_url()
         directions = self._get_directions()
-        study = optuna.create_study(
-            study_name=self.study_name,
-            storage=storage,
-            sampler=sampler,
-            pruner=pruner,
-            directions=directions,
-            load_if_exists=True,
-        )
+        with self._claim_lock():  # two sweepers starting at once must not both create the schema
+            study = optuna.create_study(
+                study_name=self.study_name,
+                storage=self._rdb(storage),
+                sampler=sampler,
+                pruner=pruner,
+                directions=directions,
+                load_if_exists=True,
+            )
         planned = len(grid) if grid is not None else self.n_trials
         log.info(
             "Study %r in %s: %s, %d trial(s) planned, pruner %s",
@@ -201,7 +211,13 @@ class LstmAeOptunaSweeperImpl(OptunaSweeperImpl):
             returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
             self.job_idx += len(returns)
             for trial, ret in zip(trials, returns):
-                failures_here += self._record(study, trial, ret)
+                try:
+                    failures_here += self._record(study, trial, ret)
+                except Exception as exc:  # bookkeeping must not end the sweep
+                    log.warning("could not record trial %d (%s): marking it FAIL", trial.number, exc)
+                    with contextlib.suppress(Exception):
+                        study.tell(trial, state=TrialState.FAIL)
+                    failures_here += 1
             self._write_summary()
             if failures_here > self.max_failure_rate * planned:
                 raise RuntimeError(
@@ -244,10 +260,7 @@ class LstmAeOptunaSweeperImpl(OptunaSweeperImpl):
             trial.set_user_attr("reason", str(reason)[:500])
         value = ret._return_value if ret.status == JobStatus.COMPLETED else None
         if status == "pruned":
-            last = result.get("objective")
-            study.tell(
-                trial, state=TrialState.PRUNED, values=None if last is None or not _finite(last) else [float(last)]
-            )
+            study.tell(trial, state=TrialState.PRUNED)  # Optuna keeps the last reported value
             log.info("trial %d pruned", trial.number)
             return 0
         if status in ("completed", "early_stopped") and _finite(value):
