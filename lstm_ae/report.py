@@ -170,6 +170,45 @@ def plot_all_curves(
     return True
 
 
+def optuna_views(sweep_dir: Path) -> list[tuple[str, str]]:
+    """Optuna's own views of the study in optuna.db (matplotlib backend), when there is one."""
+    db = sweep_dir / "optuna.db"
+    if not db.exists():
+        return []
+    import warnings
+
+    import optuna
+    from optuna.visualization import matplotlib as ovm
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = f"sqlite:///{db}"
+    figures = []
+    for summary in optuna.get_all_study_summaries(storage):
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if not complete:
+            continue
+        views = [("optimization history", "optuna_history.png", ovm.plot_optimization_history)]
+        if complete[0].params:
+            views.append(("slice plot (objective vs each parameter)", "optuna_slice.png", ovm.plot_slice))
+            if len(complete[0].params) > 1 and len(complete) >= 3:
+                views.append(("parameter importances", "optuna_importances.png", ovm.plot_param_importances))
+        for title, name, plot in views:
+            try:
+                with matplotlib.rc_context():  # Optuna switches to ggplot style globally; keep ours
+                    ax = plot(study)
+                fig = (ax.flat[0] if hasattr(ax, "flat") else ax).get_figure()
+                fig.set_size_inches(max(8, fig.get_size_inches()[0]), max(5, fig.get_size_inches()[1]))
+                save_figure(fig, sweep_dir / name)
+                plt.close(fig)
+                figures.append((f"Optuna: {title}", name))
+            except Exception:  # e.g. importances need scikit-learn; a missing view is not an error
+                plt.close("all")
+        break  # one study per sweep folder
+    return figures
+
+
 def _md_table(df: pd.DataFrame, columns: list[str]) -> str:
     def fmt(v):
         if isinstance(v, float):
@@ -203,6 +242,10 @@ def write_summary(sweep_dir: Path, direction: str | None = None) -> pd.DataFrame
         figures.append(("Validation accuracy of every trial", "val_accuracy.png"))
     if plot_all_curves(df, swept, curves, "train_loss", "training loss", sweep_dir / "train_curves.png", logy=True):
         figures.append(("Training loss of every trial", "train_curves.png"))
+    try:
+        figures += optuna_views(sweep_dir)
+    except Exception as exc:  # the summary must not fail because of the study file
+        figures.append((f"Optuna views unavailable ({type(exc).__name__})", ""))
     best = df.iloc[0]
     counts = df["status"].value_counts().to_dict()
     lines = [f"# Sweep summary: `{sweep_dir}`", ""]
@@ -239,7 +282,7 @@ def write_summary(sweep_dir: Path, direction: str | None = None) -> pd.DataFrame
             f"- trial {r['trial']} ({_label(r, swept)}): {r['status']}: {r['reason']}" for _, r in failed.iterrows()
         ]
     lines += ["", "## Figures", ""]
-    lines += [f"### {title}\n\n![{title}]({name})\n" for title, name in figures]
+    lines += [f"### {title}\n\n![{title}]({name})\n" if name else f"### {title}\n" for title, name in figures]
     write_text(sweep_dir / "summary.md", "\n".join(lines) + "\n")
     return df
 
