@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_cli
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from conftest import REPO, run_cli
 from lstm_ae.app import prepare
 from lstm_ae.cli import group_options
 from lstm_ae.config import validate

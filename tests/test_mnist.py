@@ -26,7 +26,9 @@ def test_row_and_pixel_shapes_and_scaling(mnist_root):
 
 
 def test_missing_and_truncated_files_give_one_line_errors(mnist_root, tmp_path):
-    with pytest.raises(DataError, match=r"MNIST not found under .*MNIST/raw: expected IDX files train-images-idx3-ubyte"):
+    with pytest.raises(
+        DataError, match=r"MNIST not found under .*MNIST/raw: expected IDX files train-images-idx3-ubyte"
+    ):
         mnist.load(root=str(tmp_path / "empty"), download=False)
     raw = tmp_path / "trunc" / "MNIST" / "raw"
     shutil.copytree(mnist_root / "MNIST" / "raw", raw)
@@ -50,9 +52,18 @@ def test_short_row_training_lifts_accuracy_far_above_chance(mnist_root, tmp_path
     result.json, metrics.csv and the printed log hold the same numbers; figures exist."""
     run_dir = tmp_path / "run"
     proc = run_cli(
-        "+experiment=mnist_classify", f"dataset.root={mnist_root}", "dataset.download=false",
-        "dataset.train_subset=4000", "dataset.val_size=1000", "dataset.test_subset=1000",
-        "trainer.epochs=3", "trainer.batch_size=64", "model.hidden=64", f"hydra.run.dir={run_dir}", cwd=tmp_path, timeout=600,
+        "+experiment=mnist_classify",
+        f"dataset.root={mnist_root}",
+        "dataset.download=false",
+        "dataset.train_subset=4000",
+        "dataset.val_size=1000",
+        "dataset.test_subset=1000",
+        "trainer.epochs=3",
+        "trainer.batch_size=64",
+        "model.hidden=64",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((run_dir / "result.json").read_text())

@@ -6,6 +6,7 @@ import sys
 import optuna
 import pandas as pd
 import pytest
+
 from conftest import REPO, run_cli
 
 FAST = ["dataset.size=300", "trainer.epochs=2", "model.hidden=8", "optimizer=sgd", "trainer.grad_clip=0"]
@@ -51,6 +52,7 @@ def test_grid_runs_each_point_once_and_survives_a_diverging_trial(grid_sweep):
         "val_curves.png",
         "best_reconstructions.png",
         "optimization_results.yaml",
+        "optuna_history.png",
     ):
         assert (sweep_dir / name).exists(), name
     md = (sweep_dir / "summary.md").read_text()

@@ -6,6 +6,7 @@ import sys
 
 import optuna
 import pandas as pd
+
 from conftest import REPO, run_cli
 
 FAST = ["dataset.size=300", "trainer.epochs=3", "model.hidden=8", "trainer.threads=1"]
