@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
 import sys
 import time
@@ -35,6 +36,18 @@ from lstm_ae.trainer import BEST_CKPT, Trainer, evaluate, resolve_device
 log = logging.getLogger("lstm_ae")
 
 RESULT = "result.json"
+
+
+def threads_per_trial() -> int:
+    """With parallel trials (joblib n_jobs > 1) share the cores instead of oversubscribing them;
+    0 leaves PyTorch's default. An explicit trainer.threads always wins."""
+    try:
+        n_jobs = int(HydraConfig.get().launcher.get("n_jobs") or 1)
+    except Exception:
+        return 0
+    if n_jobs < 0:  # joblib: -1 = all cores, i.e. one thread each
+        return 1
+    return max(1, (os.cpu_count() or 1) // n_jobs) if n_jobs > 1 else 0
 
 
 def seed_everything(seed: int) -> None:
@@ -181,8 +194,9 @@ def prepare(cfg: DictConfig) -> Prepared:
     scheduler_cfg = None
     if cfg.get("scheduler") and cfg.scheduler.get("factory"):
         scheduler_cfg = {**OmegaConf.to_container(cfg.scheduler), "factory": _instantiate(cfg.scheduler.factory)}
-    if trainer_cfg.threads:
-        torch.set_num_threads(trainer_cfg.threads)
+    threads = trainer_cfg.threads or threads_per_trial()
+    if threads:
+        torch.set_num_threads(threads)
     device = resolve_device(trainer_cfg.device)
     seed_everything(trainer_cfg.seed)
     data: SequenceData = _instantiate(cfg.dataset)

@@ -45,11 +45,16 @@ def test_submitit_local_sweep_prunes_a_hopeless_trial_across_processes(tmp_path)
     assert "1 pruned" in (sweep_dir / "summary.md").read_text()
 
 
-def test_joblib_launcher_runs_trials_in_parallel(tmp_path):
+def test_joblib_launcher_runs_trials_in_parallel_without_oversubscribing(tmp_path):
+    """Two joblib workers; trainer.threads left at 0, so each trial takes cores / n_jobs threads."""
+    import os
+
     sweep_dir = tmp_path / "joblib"
     proc = run_cli(
         "-m",
-        *FAST,
+        "dataset.size=300",
+        "trainer.epochs=3",
+        "model.hidden=8",
         "optimizer.lr=0.005,0.01,0.02,0.04",
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
@@ -63,6 +68,8 @@ def test_joblib_launcher_runs_trials_in_parallel(tmp_path):
     summary = pd.read_csv(sweep_dir / "summary.csv")
     assert sorted(summary["optimizer.lr"]) == [0.005, 0.01, 0.02, 0.04]
     assert (summary["status"] == "completed").all()
+    expected = max(1, (os.cpu_count() or 1) // 2)
+    assert f"threads={expected} " in (sweep_dir / "0" / "run.log").read_text()
 
 
 def test_two_sweep_processes_share_one_grid_without_repeats(tmp_path):
