@@ -18,6 +18,7 @@ import torch
 
 from lstm_ae.artifacts import load_checkpoint, save_torch, write_csv
 from lstm_ae.data.base import Split
+from lstm_ae.errors import ConfigError
 from lstm_ae.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -164,8 +165,14 @@ class Trainer:
         if not (self.resume and path.exists()):
             return None
         state = load_checkpoint(path)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise ConfigError(
+                f"{path} holds a run with a different model or optimizer ({str(exc).splitlines()[0][:120]}); "
+                "use a new output folder or trainer.resume=false"
+            ) from None
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng_torch"])

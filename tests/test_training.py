@@ -110,3 +110,12 @@ def test_foreign_checkpoint_is_refused_without_running_code(tmp_path):
         load_checkpoint(tmp_path / "trunc.pt")
     save_torch(tmp_path / "ok.pt", {"model": {"w": torch.ones(2)}})
     assert torch.equal(load_checkpoint(tmp_path / "ok.pt")["model"]["w"], torch.ones(2))
+
+
+def test_resuming_into_a_folder_of_another_model_is_a_clear_error(small_toy, tmp_path):
+    from lstm_ae.errors import ConfigError
+
+    train, val = Split(small_toy.train.x[:64]), Split(small_toy.val.x[:32])
+    _trainer(LSTMAutoencoder(1, 4), tmp_path, epochs=1).fit(train, val)
+    with pytest.raises(ConfigError, match="holds a run with a different model"):
+        _trainer(LSTMAutoencoder(1, 6), tmp_path, epochs=2).fit(train, val)
