@@ -143,7 +143,9 @@ def compare(forecast, baseline, target, span, units: str | None) -> dict:
                 "persistence_rmse_dollars": base_u**0.5,
             }
         )
-    out["model_beats_persistence"] = bool(out["ratio"] < 1.0)
+    out["model_beats_persistence"] = bool(out["ratio"] < 1.0)  # in normalized units
+    if units:
+        out["model_beats_persistence_dollars"] = bool(out["ratio_dollars"] < 1.0)
     return out
 
 

@@ -289,6 +289,7 @@ def plot_cv_folds(histories: list[list[dict]], best_fold: int, path: Path, title
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation loss (MSE, normalized)")
     ax.set_yscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()

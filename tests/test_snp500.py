@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from lstm_ae.crossval import repartition
 from lstm_ae.data import snp500
 from lstm_ae.errors import DataError
 from lstm_ae.model import AEOutput, LSTMAutoencoder
-from lstm_ae.tasks import PredictTask
+from lstm_ae.tasks import PredictTask, Task
 
 # -- fixtures ---------------------------------------------------------------------------------
 
@@ -150,6 +151,22 @@ def test_cv_repartition_keeps_test_and_separates_stocks(rec):
             ys, rec.info["series"][row, fold.val.meta["start"][0] : fold.val.meta["start"][0] + 50], rtol=1e-6
         )
     assert set(snp500.stocks_of(a.val)) != set(snp500.stocks_of(b.val))
+
+
+def test_reconstruction_errors_in_dollars(rec, tiny_model, tmp_path):
+    """Task.extra_test_metrics on S&P data: the reconstruction MSE in dollars, against the CSV's values."""
+    metrics = Task().extra_test_metrics(tiny_model, rec, "cpu", tmp_path)
+    with torch.inference_mode():
+        recon = tiny_model(rec.test.x).recon.numpy()[..., 0]
+    meta = rec.test.meta
+    rows = np.array([rec.info["symbols"].index(s) for s in meta["names"]])
+    truth = rec.info["series"][rows[:, None], meta["start"][:, None] + np.arange(50)]
+    expected = np.mean((recon * meta["span"][:, None] + meta["lo"][:, None] - truth) ** 2)
+    assert metrics["recon_mse_dollars"] == pytest.approx(expected, rel=1e-5)
+    assert metrics["units"] == "$" and metrics["figures"] == ["snp500_stocks.png"]
+    assert (tmp_path / "snp500_stocks.png").stat().st_size > 10_000
+    splits = json.loads((tmp_path / "splits.json").read_text())
+    assert splits["test"] == snp500.stocks_of(rec.test)
 
 
 # -- honest forecasts -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Short real trainings on the S&P 500 CSV through run.py, cross-validation and lstm_ae.evaluate."""
+"""A short real training on the S&P 500 CSV through run.py (prediction with 2-fold cross-validation),
+lstm_ae.evaluate on the same file and on another period, the presets, and the CLI's one-line error."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import run_cli
+
+from conftest import REPO, run_cli
 
 FAST = ["model.hidden=8", "dataset.stride=50", "trainer.threads=1", "trainer.batch_size=256"]
 
@@ -23,6 +25,7 @@ def predict_run(sp500_csv, tmp_path_factory):
         "+experiment=snp500_predict",
         f"dataset.path={sp500_csv}",
         "trainer.epochs=2",
+        "dataset.cv_folds=2",
         "task.forecast_every=20",
         "task.multistep_context=10",
         *FAST,
@@ -34,7 +37,7 @@ def predict_run(sp500_csv, tmp_path_factory):
 
 def test_predict_run_reports_model_baseline_and_ratio(predict_run):
     res = _result(predict_run)
-    assert res["status"] == "completed" and res["epochs_run"] == 2
+    assert res["status"] == "completed"
     test = res["test"]
     assert test["units"] == "$" and test["recon_mse_dollars"] > 0
     for key in ("one_step", "multi_step"):
@@ -44,6 +47,7 @@ def test_predict_run_reports_model_baseline_and_ratio(predict_run):
             assert model > 0 and base > 0
             assert score[f"ratio{unit}"] == pytest.approx(model / base)
         assert score["model_beats_persistence"] == (score["ratio"] < 1)
+        assert score["model_beats_persistence_dollars"] == (score["ratio_dollars"] < 1)
         assert test[f"{key}_ratio"] == score["ratio"] and test[f"{key}_ratio_dollars"] == score["ratio_dollars"]
     one = test["one_step"]
     assert one["window"] == 49 and one["every"] == 20 and one["n_series"] == 96
@@ -82,16 +86,18 @@ def test_evaluate_same_csv_reproduces_test_and_other_period(predict_run, sp500_c
     assert ev["test"]["one_step"]["ratio"] == pytest.approx(res["test"]["one_step"]["ratio"], rel=1e-6)
     assert (out / "forecast_multi_step.png").exists() and (out / "config.yaml").exists()
 
-    # another period: 2017 only, as a gzip CSV of the same schema
+    # another period: 2017 only, of the first 60 symbols, as a gzip CSV of the same schema
     df = pd.read_csv(sp500_csv)
+    df = df[(df["date"] >= "2017-01-01") & df["symbol"].isin(sorted(df["symbol"].unique())[:60])]
     period = tmp_path / "sp500_2017.csv.gz"
     with gzip.open(period, "wt") as fh:
-        df[df["date"] >= "2017-01-01"].to_csv(fh, index=False)
+        df.to_csv(fh, index=False)
     out2 = tmp_path / "period"
     code, err = _evaluate(capsys, predict_run, f"dataset.path={period}", "--all-items", "--out", out2)
     assert code == 0, err[-3000:]
     ev2 = json.loads((out2 / "eval.json").read_text())
     assert ev2["data"]["first_date"] == "2017-01-03" and ev2["data"]["trading_days"] == 251
+    assert ev2["data"]["stocks_in_file"] == 60 and ev2["data"]["stocks_kept"] == 59
     assert ev2["test_size"] == ev2["data"]["stocks_kept"] * (251 // 50)
     assert ev2["test"]["one_step"]["n"] == ev2["data"]["stocks_kept"] * len(range(49, 251, 20))
     assert ev2["test"]["multi_step"]["n_sequences"] == ev2["data"]["stocks_kept"] * (251 // 20)
@@ -102,20 +108,11 @@ def test_evaluate_same_csv_reproduces_test_and_other_period(predict_run, sp500_c
     assert len(err.strip().splitlines()) == 1
 
 
-def test_reconstruct_cross_validation(sp500_csv, tmp_path):
-    run_dir = tmp_path / "cv"
-    proc = run_cli(
-        "+experiment=snp500_reconstruct",
-        f"dataset.path={sp500_csv}",
-        "dataset.cv_folds=2",
-        "trainer.epochs=1",
-        *FAST,
-        f"hydra.run.dir={run_dir}",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    res = _result(run_dir)
+def test_cross_validation_folds_mean_std_and_kept_model(predict_run):
+    res = _result(predict_run)
     cv = res["cv"]
     assert cv["k"] == 2 and cv["n_ok"] == 2 and len(cv["folds"]) == 2
+    assert all(f["epochs_run"] == 2 and f["val_size"] == 95 * 20 for f in cv["folds"])
     vals = [f["best_val_loss"] for f in cv["folds"]]
     assert cv["val_loss_mean"] == pytest.approx(sum(vals) / 2)
     assert cv["val_loss_std"] == pytest.approx(abs(vals[0] - vals[1]) / 2**0.5)
@@ -123,13 +120,28 @@ def test_reconstruct_cross_validation(sp500_csv, tmp_path):
     assert vals[cv["kept_fold"] - 1] == min(vals)
     assert vals[0] != vals[1]  # different partitions, different models
     for k in (1, 2):
-        assert (run_dir / "cv" / f"fold_{k}" / "best.pt").exists()
-    assert (run_dir / "best.pt").exists() and (run_dir / "cv_folds.png").exists()
-    test = res["test"]
-    assert test["recon"] > 0 and test["recon_mse_dollars"] > 0
-    assert "reconstructions.png" in res["figures"] and "snp500_stocks.png" in test["figures"]
-    splits = json.loads((run_dir / "splits.json").read_text())
-    assert len(splits["val"]) == 95 and len(splits["test"]) == 96
+        assert (predict_run / "cv" / f"fold_{k}" / "best.pt").exists()
+    kept = (predict_run / "cv" / f"fold_{cv['kept_fold']}" / "best.pt").read_bytes()
+    assert (predict_run / "best.pt").read_bytes() == kept
+    assert "cv_folds.png" in res["figures"] and (predict_run / "cv_folds.png").stat().st_size > 10_000
+    splits = json.loads((predict_run / "splits.json").read_text())
+    assert len(splits["val"]) == 95 and len(splits["train"]) == 286 and len(splits["test"]) == 96
+
+
+def test_presets_compose():
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        rec = compose("config", overrides=["+experiment=snp500_reconstruct"])
+        pred = compose("config", overrides=["+experiment=snp500_predict"])
+    GlobalHydra.instance().clear()
+    assert rec.dataset.name == pred.dataset.name == "snp500"
+    assert (rec.task.name, rec.dataset.cv_folds, rec.dataset.task) == ("reconstruct", 3, "reconstruct")
+    assert (pred.task.name, pred.dataset.cv_folds, pred.dataset.task) == ("predict", 1, "predict")
+    assert OmegaConf.select(pred, "task.pred_weight") == 1.0
 
 
 def test_cli_bad_csv_exits_2_with_one_line(tmp_path):
