@@ -4,8 +4,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from hydra_plugins.hydra_optuna_sweeper.config import OptunaSweeperConf
 from omegaconf import MISSING
+
+from hydra_plugins.hydra_optuna_sweeper.config import OptunaSweeperConf
 
 
 @dataclass

@@ -30,11 +30,12 @@ from typing import Any
 import optuna
 from hydra.core.utils import JobStatus
 from hydra.utils import instantiate
-from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl, create_params_from_overrides
-from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper
 from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
+
+from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl, create_params_from_overrides
+from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper
 
 log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -230,16 +231,20 @@ class LstmAeOptunaSweeperImpl(OptunaSweeperImpl):
         """A trial's run folder is its number, so re-runs and concurrent sweepers never collide;
         a grid point re-run after a killed trial reuses that trial's folder and resumes from last.pt."""
         key = _params_key(trial.params)
-        for old in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        trials = study.get_trials(deepcopy=False)
+        claimed = {t.user_attrs.get("resumes_trial") for t in trials}
+        sweep_dir = Path(self.sweep_dir).absolute()
+        for old in trials:
             run_dir = old.user_attrs.get("run_dir")
             if (
-                old.user_attrs.get("reason") == STALE_REASON
+                old.state == TrialState.FAIL
+                and old.user_attrs.get("reason") == STALE_REASON
+                and old.number not in claimed
                 and _params_key(old.params) == key
                 and run_dir
-                and Path(run_dir).parent == Path(self.sweep_dir).absolute()
-                and not old.user_attrs.get("resumed_by")
+                and Path(run_dir).parent == sweep_dir
             ):
-                study._storage.set_trial_user_attr(old._trial_id, "resumed_by", trial.number)
+                trial.set_user_attr("resumes_trial", old.number)  # finished trials are read-only
                 return Path(run_dir).name
         return str(trial.number)
 
