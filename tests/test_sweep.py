@@ -1,5 +1,6 @@
 """Real multiruns through the Optuna sweeper in a temp dir, with a real SQLite study."""
 
+import json
 import subprocess
 import sys
 
@@ -144,3 +145,16 @@ def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     summary = pd.read_csv(sweep_dir / "summary.csv")
     assert sorted(summary["optimizer.lr"].astype(float)) == [0.002, 0.004, 0.006, 0.008]
     assert (summary["status"] == "completed").all()
+
+
+def test_upstream_optuna_sweeper_also_survives_a_diverged_trial(tmp_path):
+    """A diverged run returns +inf (worst for minimize), which hydra-optuna-sweeper 1.3.0 accepts;
+    NaN or an exception would abort its whole sweep."""
+    sweep_dir = tmp_path / "upstream"
+    proc = run_cli(
+        "-m", "hydra/sweeper=optuna", *FAST, "optimizer.lr=choice(0.01,1e200)", "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.sampler.seed=1", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    statuses = [json.loads((d / "result.json").read_text())["status"] for d in sorted(sweep_dir.glob("[0-9]*"))]
+    assert len(statuses) == 3 and "diverged" in statuses and "completed" in statuses
