@@ -1,0 +1,782 @@
+"""Benchmark harness (issue 6): python -m lstm_ae.bench [--quick] [--time-to-accuracy] [...]
+
+For each workload (toy T=50 F=1 H=32; MNIST row T=28 F=28 H=128 + classifier; MNIST pixel
+T=784 F=1 H=128 + classifier) it measures, in the same process and interleaved repeat by
+repeat so that background load hits both sides alike:
+
+- ours: the workload's Hydra preset (conf/, composed as run.py would) trained with the real
+  components (LSTMAutoencoder, the Task's loss, autocast_context, clipping, optimizer and
+  scheduler) exactly as Trainer.fit does per batch, and evaluated with trainer.evaluate;
+- reference: the same architecture written the way course code is (lstm_ae.bench_reference:
+  fp32 nn.LSTM, DataLoader over a TensorDataset, batch 64, Adam, loss.item() per batch).
+
+Reported per workload and side: training samples/s (forward + backward + optimizer step),
+evaluation samples/s, peak resident memory, achieved FLOP/s as a fraction of the machine's
+matmul peak (fp32 and bf16, measured with a large matrix product in the same run), and
+ours/reference ratios. Throughput uses synthetic tensors of the workload's shape (the cost of
+dense LSTM arithmetic does not depend on the values); time to accuracy (--time-to-accuracy)
+uses the real MNIST files. Timings are repeated; the table shows median [min-max].
+
+FLOP count (matmul FLOPs only; one multiply-add = 2 FLOPs), per sample:
+  LSTM layer with input size F_in, hidden H, over T steps: each step computes the four gates
+  W_ih x_t + W_hh h_{t-1} with W_ih (4H x F_in), W_hh (4H x H): 2 * 4H * (F_in + H) FLOPs,
+  so T * 8H(F_in + H) per layer (stacked layers: F_in = H above the first).
+  Encoder: T * 8H(F + H).  Decoder (fed z, size H, at every step, as nn.LSTM computes it):
+  T * 8H(H + H) = T * 16 H^2.  Output Linear H->F at every step: T * 2HF.
+  Classifier Linear H->C on z: 2HC.
+  Forward = sum of these. Backward = 2 x forward (for every matmul one for the gradient
+  w.r.t. its input and one w.r.t. its weight, each the forward's size) minus the input
+  gradients nobody needs: the encoder's w.r.t. the data x (T * 8HF) and each LSTM layer's
+  w.r.t. its zero initial state h_0 (8H^2 per layer, encoder and decoder). So per sample
+  train = 3 * forward - T * 8HF - 2 * layers * 8H^2  (within 3 % of the usual 3 x forward),
+  and one training step = train x batch size. This equals what torch.utils.flop_counter counts
+  for the model unrolled with lstm_cell (tests/test_bench.py).
+  Left out: biases, gate nonlinearities and elementwise cell updates (~20H per step and
+  layer, about 2 % for H=128), losses and the optimizer (O(parameters) per step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import gc
+import gzip
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from lstm_ae import bench_reference as ref
+
+REPO = Path(__file__).resolve().parent.parent
+CONF_DIR = REPO / "conf"
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+DEFAULT_OUT = Path("bench_results")
+LOAD_NOTE = (
+    "Shared machine: absolute numbers are depressed by whatever else runs (see load average); "
+    "ours and reference run interleaved in the same process, so their ratios stay comparable."
+)
+
+
+# -- FLOPs -----------------------------------------------------------------------------------
+def lstm_flops(seq_len: int, input_size: int, hidden: int, layers: int = 1) -> int:
+    """Matmul FLOPs of one nn.LSTM forward pass over one sequence."""
+    total = 0
+    for layer in range(layers):
+        f_in = input_size if layer == 0 else hidden
+        total += seq_len * 2 * 4 * hidden * (f_in + hidden)
+    return total
+
+
+def forward_flops(seq_len: int, features: int, hidden: int, layers: int = 1, n_classes: int = 0) -> dict[str, int]:
+    """Matmul FLOPs of one LSTMAutoencoder forward pass per sample, by part (see module doc)."""
+    parts = {
+        "encoder": lstm_flops(seq_len, features, hidden, layers),
+        "decoder": lstm_flops(seq_len, hidden, hidden, layers),
+        "output": seq_len * 2 * hidden * features,
+        "classifier": 2 * hidden * n_classes,
+    }
+    parts["total"] = sum(parts.values())
+    return parts
+
+
+def train_flops(seq_len, features, hidden, layers=1, n_classes=0) -> int:
+    """FLOPs of forward + backward per sample (see module doc)."""
+    fwd = forward_flops(seq_len, features, hidden, layers, n_classes)["total"]
+    unneeded = seq_len * 8 * hidden * features + 2 * layers * 8 * hidden * hidden
+    return 3 * fwd - unneeded
+
+
+def train_step_flops(seq_len, features, hidden, layers=1, n_classes=0, batch_size=1) -> int:
+    """FLOPs of one training step (forward + backward) on a batch."""
+    return train_flops(seq_len, features, hidden, layers, n_classes) * batch_size
+
+
+# -- machine, memory, timing -----------------------------------------------------------------
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _proc_status_kb(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (VmHWM) of this process; False where not supported."""
+    gc.collect()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def rss_mb() -> float:
+    kb = _proc_status_kb("VmRSS")
+    return kb / 1024 if kb is not None else math.nan
+
+
+def peak_rss_mb() -> float:
+    """VmHWM since the last reset, else the process's lifetime peak from getrusage."""
+    kb = _proc_status_kb("VmHWM")
+    if kb is None:
+        import resource
+
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024
+
+
+def machine_info(device: torch.device) -> dict:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    flags = ""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        pass
+    info = {
+        "cpu": model,
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "avx512_bf16": "avx512_bf16" in flags,
+        "amx_bf16": "amx_bf16" in flags,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "device": str(device),
+        "loadavg_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def stats(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}
+
+
+def _rate(fn, n: int, device: torch.device, min_time: float, repeats: int) -> list[float]:
+    fn()  # warm-up (kernel selection, page faults)
+    _sync(device)
+    rates = []
+    for _ in range(repeats):
+        count, t0 = 0, time.perf_counter()
+        while True:
+            fn()
+            count += 1
+            _sync(device)
+            elapsed = time.perf_counter() - t0
+            if elapsed >= min_time:
+                break
+        rates.append(2 * n**3 * count / elapsed)
+    return rates
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, min_time: float = 0.3, repeats: int = 3) -> dict:
+    """FLOP/s of an n x n x n matrix product, the best over backends and `repeats` timed batches.
+
+    On CPU two backends are tried: torch.matmul (MKL for fp32, which on AMD CPUs takes an AVX2 path
+    at about half of what the core can do) and oneDNN (nn.functional.linear on mkldnn tensors, the
+    library nn.LSTM and bf16 matmuls run on); the machine's peak is the better of the two."""
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    candidates = {"matmul": lambda: a @ b}
+    if device.type == "cpu" and torch.backends.mkldnn.is_available():
+        try:
+            am, bm = a.to_mkldnn(), b.to_mkldnn()
+            torch.nn.functional.linear(am, bm)
+            candidates["onednn"] = lambda: torch.nn.functional.linear(am, bm)
+        except (RuntimeError, TypeError):
+            pass
+    by_backend = {name: max(_rate(fn, n, device, min_time, repeats)) for name, fn in candidates.items()}
+    best = max(by_backend, key=by_backend.get)
+    return {"flops": by_backend[best], "backend": best, "by_backend": by_backend, "n": n}
+
+
+PEAK_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+# -- workloads -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    seq_len: int
+    features: int
+    overrides: tuple[str, ...]  # Hydra overrides giving our preset for it
+    full: tuple[int, int, int]  # (training batches of our batch size per repeat, eval samples, repeats)
+    quick: tuple[int, int, int]
+    warmup: int = 2  # untimed training steps before timing (one-time kernel setup)
+
+
+WORKLOADS = {
+    "toy": Workload("toy", 50, 1, ("dataset=toy", "model.hidden=32"), (30, 6000, 3), (8, 2000, 3)),
+    "row": Workload("row", 28, 28, ("+experiment=mnist_classify",), (12, 8192, 3), (4, 2048, 3)),
+    "pixel": Workload("pixel", 784, 1, ("+experiment=mnist_pixel",), (1, 256, 5), (1, 128, 1), warmup=1),
+}
+
+
+def compose_config(overrides: list[str]):
+    """The run config exactly as `python run.py OVERRIDES` composes it."""
+    from hydra import compose, initialize_config_dir
+
+    if not CONF_DIR.is_dir():
+        raise SystemExit(f"error: config folder {CONF_DIR} not found (the harness runs from a source checkout)")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=overrides)
+
+
+def synthetic(n: int, seq_len: int, features: int, n_classes: int, seed: int):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, seq_len, features, generator=g)
+    y = torch.randint(0, n_classes, (n,), generator=g) if n_classes > 0 else None
+    return x, y
+
+
+class Ours:
+    """Our preset's model, loss, optimizer and scheduler; a training step as Trainer.fit does it."""
+
+    def __init__(self, cfg, workload: Workload, device: torch.device, total_steps: int, seed: int) -> None:
+        from hydra.utils import instantiate
+
+        from lstm_ae.app import build_model
+        from lstm_ae.config import validate
+        from lstm_ae.data.base import SequenceData, Split
+
+        model_cfg, tc = validate(cfg)
+        self.task = instantiate(cfg.task)
+        n_classes = 10 if self.task.name == "classify" else 0
+        x, y = synthetic(2, workload.seq_len, workload.features, n_classes, seed)
+        shape_only = SequenceData(workload.name, Split(x, y), Split(x, y), Split(x, y), n_classes=n_classes)
+        torch.manual_seed(seed)
+        self.model = build_model(model_cfg, shape_only, self.task).to(device)
+        self.optimizer = instantiate(cfg.optimizer)(self.model.parameters())
+        self.scheduler, self.sched_per_step = None, False
+        sched = cfg.get("scheduler")
+        if sched and sched.get("factory"):
+            extra = {"total_steps": total_steps} if sched.get("needs_total_steps") else {}
+            self.scheduler = instantiate(sched.factory)(self.optimizer, **extra)
+            self.sched_per_step = sched.get("interval", "epoch") == "step"
+        self.device, self.precision = device, tc.precision
+        self.batch_size, self.eval_batch_size, self.grad_clip = tc.batch_size, tc.eval_batch_size, tc.grad_clip
+        self.hidden, self.layers, self.n_classes = model_cfg.hidden, model_cfg.layers, n_classes
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def train(self, x: torch.Tensor, y: torch.Tensor | None, max_steps: int | None = None) -> None:
+        """Mirror of Trainer.fit's inner loop over (a prefix of) one shuffled epoch of x."""
+        from lstm_ae.trainer import autocast_context
+
+        n = x.shape[0]
+        self.model.train()
+        perm = torch.randperm(n, generator=self.gen)
+        sums: dict[str, float] = {}
+        for step, start in enumerate(range(0, n, self.batch_size)):
+            if max_steps is not None and step >= max_steps:
+                break
+            idx = perm[start : start + self.batch_size]
+            xb = x[idx].to(self.device, non_blocking=True)
+            yb = y[idx].to(self.device) if y is not None else None
+            with autocast_context(self.device, self.precision):
+                loss, parts = self.task.loss(self.model, xb, yb)
+            if not torch.isfinite(loss):
+                raise RuntimeError("loss became non-finite during the benchmark")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            max_norm = self.grad_clip if self.grad_clip else math.inf
+            float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
+            self.optimizer.step()
+            if self.scheduler is not None and self.sched_per_step:
+                self.scheduler.step()
+            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * xb.shape[0]
+            for key, value in parts.items():
+                sums[key] = sums.get(key, 0.0) + float(value) * xb.shape[0]
+        _sync(self.device)
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor | None) -> dict:
+        from lstm_ae.data.base import Split
+        from lstm_ae.trainer import evaluate
+
+        out = evaluate(self.model, self.task, Split(x, y), self.device, self.precision, self.eval_batch_size)
+        _sync(self.device)
+        return out
+
+
+class Reference:
+    """The course-style loop of lstm_ae.bench_reference on the same architecture."""
+
+    precision = "fp32"
+
+    def __init__(self, workload: Workload, hidden: int, layers: int, n_classes: int, device, seed: int) -> None:
+        torch.manual_seed(seed)
+        self.model = ref.CourseLSTMAutoencoder(workload.features, hidden, n_classes, layers).to(device)
+        self.optimizer = ref.make_optimizer(self.model)
+        self.device, self.batch_size, self.eval_batch_size = device, ref.BATCH_SIZE, ref.BATCH_SIZE
+        self._loaders: dict = {}
+
+    def _loader(self, x, y, shuffle):
+        key = (id(x), shuffle)
+        if key not in self._loaders:  # course code builds its loaders once, before the epochs
+            self._loaders[key] = ref.make_loader(x, y, ref.BATCH_SIZE, shuffle)
+        return self._loaders[key]
+
+    def train(self, x, y, max_steps=None) -> None:
+        ref.train_epoch(self.model, self._loader(x, y, True), self.optimizer, self.device, max_steps)
+        _sync(self.device)
+
+    def evaluate(self, x, y) -> dict:
+        out = ref.evaluate(self.model, self._loader(x, y, False), self.device)
+        _sync(self.device)
+        return out
+
+
+def _timed(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def prewarm(args, device: torch.device, overrides: list[str]) -> None:
+    """Imports and one-time library setup (Hydra, oneDNN, autocast, autograd, DataLoader) done by a
+    throw-away run of a tiny workload, so that none of it lands in the first measured workload."""
+    tiny = Workload("prewarm", 5, 3, ("+experiment=mnist_classify", "model.hidden=8"), (1, 8, 1), (1, 8, 1), 1)
+    bench_workload(tiny, argparse.Namespace(**{**vars(args), "repeats": 1}), device, overrides)
+
+
+def bench_workload(workload: Workload, args, device: torch.device, overrides: list[str]) -> list[dict]:
+    """Both sides of one workload; returns one result row per side."""
+    batches, eval_n, repeats = workload.quick if args.quick else workload.full
+    repeats = args.repeats or repeats
+    cfg = compose_config([*workload.overrides, *overrides])
+    total_steps = workload.warmup + batches * repeats + 10
+    n_classes = 10 if cfg.task.name == "classify" else 0
+    n_train = batches * int(cfg.trainer.batch_size)
+    x_train, y_train = synthetic(n_train, workload.seq_len, workload.features, n_classes, args.seed)
+    x_eval, y_eval = synthetic(eval_n, workload.seq_len, workload.features, n_classes, args.seed + 1)
+    sides: dict[str, Ours | Reference] = {}
+    memory: dict[str, dict] = {}
+    # Reference first: its small working set is then measured before ours has grown the heap.
+    for name in ("reference", "ours"):
+        exact = reset_peak_rss()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        rss0 = rss_mb()
+        if name == "ours":
+            side = Ours(cfg, workload, device, total_steps, args.seed)
+        else:
+            side = Reference(workload, cfg.model.hidden, cfg.model.layers, n_classes, device, args.seed)
+        # Warm-up: one-time kernel/primitive setup, and the memory peak of a step and an eval batch.
+        side.train(x_train, y_train, workload.warmup)
+        first = min(eval_n, side.eval_batch_size)
+        side.evaluate(x_eval[:first], y_eval[:first] if y_eval is not None else None)
+        memory[name] = {"peak_rss_mb": peak_rss_mb(), "delta_rss_mb": peak_rss_mb() - rss0, "rss_exact": exact}
+        if device.type == "cuda":
+            memory[name]["gpu_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        sides[name] = side
+    sides = {"ours": sides["ours"], "reference": sides["reference"]}
+    times: dict[str, dict[str, list[float]]] = {name: {"train": [], "eval": []} for name in sides}
+    for _ in range(repeats):  # interleaved, so drifting background load hits both sides alike
+        for name, side in sides.items():
+            times[name]["train"].append(_timed(side.train, x_train, y_train))
+            times[name]["eval"].append(_timed(side.evaluate, x_eval, y_eval))
+    ours = sides["ours"]
+    fwd = forward_flops(workload.seq_len, workload.features, ours.hidden, ours.layers, ours.n_classes)
+    rows = []
+    for name, side in sides.items():
+        n_params = sum(p.numel() for p in side.model.parameters())
+        rows.append(
+            {
+                "workload": workload.name,
+                "impl": name,
+                "seq_len": workload.seq_len,
+                "features": workload.features,
+                "hidden": ours.hidden,
+                "layers": ours.layers,
+                "n_classes": ours.n_classes,
+                "params": n_params,
+                "precision": side.precision,
+                "batch_size": side.batch_size,
+                "eval_batch_size": side.eval_batch_size,
+                "train_samples": x_train.shape[0],
+                "eval_samples": eval_n,
+                "repeats": repeats,
+                "train_sps": stats([x_train.shape[0] / t for t in times[name]["train"]]),
+                "eval_sps": stats([eval_n / t for t in times[name]["eval"]]),
+                "fwd_flops_per_sample": fwd["total"],
+                "train_flops_per_sample": train_flops(
+                    workload.seq_len, workload.features, ours.hidden, ours.layers, ours.n_classes
+                ),
+                "train_step_flops": train_step_flops(
+                    workload.seq_len, workload.features, ours.hidden, ours.layers, ours.n_classes, side.batch_size
+                ),
+                **memory[name],
+            }
+        )
+    if rows[0]["params"] != rows[1]["params"]:
+        raise RuntimeError(f"{workload.name}: ours and reference differ in parameter count: {rows}")
+    return rows
+
+
+def add_derived(rows: list[dict], peaks: dict) -> None:
+    """FLOP/s, fraction of the matmul peak of each side's precision, ours/reference ratios."""
+    by_key = {(r["workload"], r["impl"]): r for r in rows}
+    for r in rows:
+        peak = peaks[r["precision"]]["flops"] / 1e9
+        r["peak_gflops"] = peak
+        r["train_gflops"] = r["train_flops_per_sample"] * r["train_sps"]["median"] / 1e9
+        r["eval_gflops"] = r["fwd_flops_per_sample"] * r["eval_sps"]["median"] / 1e9
+        r["train_frac_peak"] = r["train_gflops"] / peak
+        r["eval_frac_peak"] = r["eval_gflops"] / peak
+        base = by_key.get((r["workload"], "reference"))
+        if base is not None:
+            for key in ("train", "eval"):
+                r[f"{key}_ratio"] = r[f"{key}_sps"]["median"] / base[f"{key}_sps"]["median"]
+                r[f"{key}_ratio_best"] = r[f"{key}_sps"]["max"] / base[f"{key}_sps"]["max"]
+
+
+# -- time to accuracy ------------------------------------------------------------------------
+def mnist_root(arg: str | None) -> Path:
+    """A folder holding MNIST/raw/ IDX files: --mnist-root, ./data, or ../shared/data/mnist decompressed."""
+    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    candidates = [Path(arg)] if arg else [Path("data"), DEFAULT_OUT / "mnist"]
+    for root in candidates:
+        if all((root / "MNIST" / "raw" / n).exists() for n in names):
+            return root
+    if arg:
+        raise SystemExit(f"error: --mnist-root {arg}: expected {', '.join(names)} under {arg}/MNIST/raw/")
+    if not all((SHARED_MNIST / f"{n}.gz").exists() for n in names):
+        raise SystemExit(f"error: MNIST not found; pass --mnist-root (a folder with MNIST/raw/{names[0]} ...)")
+    root = DEFAULT_OUT / "mnist"
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        with gzip.open(SHARED_MNIST / f"{n}.gz", "rb") as fin, open(raw / n, "wb") as fout:
+            shutil.copyfileobj(fin, fout)
+    return root
+
+
+def _tta_ours(cfg, target: float, threads: int) -> tuple[dict, object]:
+    from lstm_ae.app import prepare
+    from lstm_ae.trainer import Trainer, evaluate
+
+    t_load = time.perf_counter()
+    prep = prepare(cfg)  # loads the real MNIST files, seeds, builds the preset's model
+    load_s = time.perf_counter() - t_load
+    torch.set_num_threads(threads)
+    tc = prep.trainer_cfg
+    epochs: list[dict] = []
+    clock = {"t0": 0.0, "paused": 0.0}
+
+    def on_epoch(epoch: int, objective: float) -> None:  # test accuracy, off the clock
+        t_pause = time.perf_counter()
+        acc = evaluate(prep.model, prep.task, prep.data.test, prep.device, tc.precision, tc.eval_batch_size)["acc"]
+        epochs.append({"epoch": epoch, "time_s": t_pause - clock["t0"] - clock["paused"], "test_acc": acc})
+        print(f"  ours      epoch {epoch:2d}  {epochs[-1]['time_s']:7.1f} s  test acc {acc:.4f}", flush=True)
+        clock["paused"] += time.perf_counter() - t_pause
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(
+            prep.model,
+            prep.task,
+            prep.optimizer_factory,
+            prep.scheduler_cfg,
+            Path(tmp),
+            epochs=tc.epochs,
+            batch_size=tc.batch_size,
+            eval_batch_size=tc.eval_batch_size,
+            grad_clip=tc.grad_clip,
+            device=prep.device,
+            precision=tc.precision,
+            patience=tc.early_stopping.patience,
+            min_delta=tc.early_stopping.min_delta,
+            seed=tc.seed,
+            log_every_s=tc.log_every_s,
+            resume=False,
+            max_time_s=tc.max_time_s,
+            epoch_callbacks=[on_epoch],
+        )
+        clock["t0"] = time.perf_counter()
+        trainer.fit(prep.data.train, prep.data.val)
+    summary = {
+        "impl": "ours",
+        "precision": tc.precision,
+        "batch_size": tc.batch_size,
+        "load_s": load_s,
+        **_reached(epochs, target),
+    }
+    return summary, prep.data
+
+
+def _tta_reference(data, hidden: int, device, target: float, max_epochs: int, max_time: float, seed: int) -> dict:
+    torch.manual_seed(seed)
+    model = ref.CourseLSTMAutoencoder(data.input_size, hidden, data.n_classes).to(device)
+    optimizer = ref.make_optimizer(model)
+    loader = ref.make_loader(data.train.x, data.train.y)
+    test_loader = ref.make_loader(data.test.x, data.test.y, batch_size=2000, shuffle=False)  # monitoring only
+    epochs: list[dict] = []
+    t0, paused = time.perf_counter(), 0.0
+    for epoch in range(1, max_epochs + 1):
+        ref.train_epoch(model, loader, optimizer, device)
+        t_pause = time.perf_counter()
+        acc = ref.evaluate(model, test_loader, device)["acc"]
+        epochs.append({"epoch": epoch, "time_s": t_pause - t0 - paused, "test_acc": acc})
+        print(f"  reference epoch {epoch:2d}  {epochs[-1]['time_s']:7.1f} s  test acc {acc:.4f}", flush=True)
+        paused += time.perf_counter() - t_pause
+        if acc >= target or epochs[-1]["time_s"] >= max_time:
+            break
+    return {"impl": "reference", "precision": "fp32", "batch_size": ref.BATCH_SIZE, **_reached(epochs, target)}
+
+
+def _reached(epochs: list[dict], target: float) -> dict:
+    hit = next((e for e in epochs if e["test_acc"] >= target), None)
+    return {
+        "reached": hit is not None,
+        "epochs_to_target": hit["epoch"] if hit else None,
+        "time_to_target_s": hit["time_s"] if hit else None,
+        "final_test_acc": epochs[-1]["test_acc"] if epochs else None,
+        "train_time_s": epochs[-1]["time_s"] if epochs else None,
+        "epochs": epochs,
+    }
+
+
+def time_to_accuracy(args, overrides: list[str]) -> dict:
+    """Ours: the mnist_classify preset through the real Trainer; reference: the course loop until the target."""
+    from lstm_ae.trainer import resolve_device
+
+    root = mnist_root(args.mnist_root)
+    cfg = compose_config(["+experiment=mnist_classify", f"dataset.root={root}", "dataset.download=false", *overrides])
+    print(f"\nTime to {args.tta_target:.1%} test accuracy, MNIST row classify preset (real data, {root})", flush=True)
+    ours, data = _tta_ours(cfg, args.tta_target, torch.get_num_threads())
+    device = resolve_device(args.device)
+    reference = _tta_reference(
+        data, int(cfg.model.hidden), device, args.tta_target, args.tta_max_epochs, args.tta_max_time, args.seed
+    )
+    reference["load_s"] = ours["load_s"]  # the same loaded tensors serve both sides
+    for side in (ours, reference):
+        side["wall_to_target_s"] = side["load_s"] + side["time_to_target_s"] if side["reached"] else None
+    return {"target": args.tta_target, "mnist_root": str(root), "ours": ours, "reference": reference}
+
+
+# -- output ----------------------------------------------------------------------------------
+def _num(v: float) -> str:
+    if v is None or not math.isfinite(v):
+        return "-"
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+
+
+def _spread(s: dict) -> str:
+    if len(s["runs"]) == 1:
+        return f"{_num(s['median'])} (n=1)"
+    return f"{_num(s['median'])} [{_num(s['min'])}-{_num(s['max'])}]"
+
+
+def format_table(rows: list[dict]) -> str:
+    head = ("workload", "impl", "prec", "batch", "train samples/s", "x ref", "eval samples/s", "x ref")
+    head += ("train GFLOP/s", "% peak", "peak RSS MB")
+    ours = [r["impl"] == "ours" for r in rows]
+    lines = [head]
+    for r, is_ours in zip(rows, ours):
+        lines.append(
+            (
+                r["workload"],
+                r["impl"],
+                r["precision"],
+                str(r["batch_size"]),
+                _spread(r["train_sps"]),
+                f"{_num(r['train_ratio'])} ({_num(r['train_ratio_best'])})" if is_ours else "",
+                _spread(r["eval_sps"]),
+                f"{_num(r['eval_ratio'])} ({_num(r['eval_ratio_best'])})" if is_ours else "",
+                _num(r["train_gflops"]),
+                f"{100 * r['train_frac_peak']:.1f}",
+                f"{r['peak_rss_mb']:.0f} (+{r['delta_rss_mb']:.0f})",
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    out = [
+        "  ".join(c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths))) for line in lines
+    ]
+    out.insert(1, "-" * len(out[0]))
+    return "\n".join(out)
+
+
+def format_tta(tta: dict) -> str:
+    lines = [f"time to {tta['target']:.1%} test accuracy (MNIST row, real data; test evaluations off the clock)"]
+    for side in (tta["ours"], tta["reference"]):
+        got = (
+            f"reached at epoch {side['epochs_to_target']}: {side['time_to_target_s']:.1f} s training, "
+            f"{side['wall_to_target_s']:.1f} s incl. data load"
+            if side["reached"]
+            else f"NOT reached in {side['train_time_s']:.0f} s ({len(side['epochs'])} epochs)"
+        )
+        lines.append(
+            f"  {side['impl']:9s} {side['precision']} batch {side['batch_size']}: {got}; "
+            f"final test acc {side['final_test_acc']:.4f} after {side['train_time_s']:.1f} s"
+        )
+    return "\n".join(lines)
+
+
+def write_outputs(result: dict, out: Path) -> tuple[Path, Path]:
+    if out.suffix in (".json", ".csv"):
+        json_path, csv_path = out.with_suffix(".json"), out.with_suffix(".csv")
+    else:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        json_path, csv_path = out / f"bench-{stamp}.json", out / f"bench-{stamp}.csv"
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=2, default=str))
+    flat = []
+    for r in result["throughput"]:
+        row = {k: v for k, v in r.items() if not isinstance(v, dict)}
+        for key in ("train_sps", "eval_sps"):
+            row.update({f"{key}_{s}": r[key][s] for s in ("median", "min", "max")})
+        flat.append(row)
+    for side in ("ours", "reference"):
+        t = (result.get("time_to_accuracy") or {}).get(side)
+        if t:
+            flat.append({"workload": "row_time_to_accuracy", **{k: v for k, v in t.items() if k != "epochs"}})
+    fields: list[str] = []
+    for row in flat:
+        fields += [k for k in row if k not in fields]
+    with open(csv_path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(flat)
+    return json_path, csv_path
+
+
+# -- main ------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m lstm_ae.bench",
+        description="Throughput, memory and fraction of matmul peak of our training vs a course-style reference loop.",
+    )
+    p.add_argument("--quick", action="store_true", help="short version (under a minute on a quiet 2-core CPU)")
+    p.add_argument("--workloads", default="toy,row,pixel", help="comma-separated subset of toy,row,pixel, or none")
+    p.add_argument(
+        "--repeats", type=int, default=0, help="timed repeats per side (0: per workload, 3; pixel 5, or 1 with --quick)"
+    )
+    p.add_argument("--threads", type=int, default=0, help="torch threads for both sides (0: PyTorch default)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder, or a .json/.csv path (both are written)")
+    p.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Hydra override applied to our presets, e.g. trainer.batch_size=256 (repeatable)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--peak-n", type=int, default=0, help="matrix size of the peak matmul (0: 2048, CUDA 4096)")
+    p.add_argument("--time-to-accuracy", action="store_true", help="also train MNIST row to the target (minutes)")
+    p.add_argument("--mnist-root", help="folder holding MNIST/raw/ IDX files (default: ./data or ../shared/data)")
+    p.add_argument("--tta-target", type=float, default=0.98)
+    p.add_argument("--tta-max-epochs", type=int, default=30, help="reference epochs at most")
+    p.add_argument("--tta-max-time", type=float, default=1800.0, help="reference training seconds at most")
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> dict:
+    from lstm_ae.trainer import resolve_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    names = [] if args.workloads == "none" else [w.strip() for w in args.workloads.split(",") if w.strip()]
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        raise SystemExit(f"error: unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
+    overrides = [f"trainer.device={args.device}", *args.override]
+    info = machine_info(device)
+    started = dt.datetime.now().astimezone()
+    print(
+        f"lstm_ae.bench {started:%Y-%m-%d %H:%M %Z} | {info['cpu']} | {info['cores']} cores, "
+        f"{info['threads']} threads | torch {info['torch']} | device {device}"
+        + (f" ({info['gpu']})" if "gpu" in info else "")
+        + f" | load average {info['loadavg_start'][0]:.2f}" * bool(info["loadavg_start"]),
+        flush=True,
+    )
+    load = info["loadavg_start"][0] if info["loadavg_start"] else 0.0
+    if device.type == "cpu" and load + info["threads"] > (info["cores"] or 1) + 0.5:
+        print(
+            f"warning: load average {load:.1f} on {info['cores']} cores: other processes compete for the CPU, and "
+            f"{info['threads']} threads per process oversubscribe it (threads spin-wait for descheduled partners); "
+            "timings will be noisy and depressed. --threads 1 measures more stably on a shared machine.",
+            flush=True,
+        )
+    if names:
+        prewarm(args, device, overrides)
+    n_peak = args.peak_n or (4096 if device.type == "cuda" else 2048)
+
+    def measure_peaks() -> dict:
+        min_time = 0.3 if args.quick else 0.5
+        return {key: matmul_peak(device, dtype, n_peak, min_time) for key, dtype in PEAK_DTYPES.items()}
+
+    peak_runs = [measure_peaks()] if names else []
+    rows: list[dict] = []
+    for name in names:
+        t0 = time.perf_counter()
+        rows += bench_workload(WORKLOADS[name], args, device, overrides)
+        print(f"  {name}: {time.perf_counter() - t0:.1f} s", flush=True)
+    if names:  # the peak again after the workloads; the better of the two counts
+        peak_runs.append(measure_peaks())
+    peaks = {k: max((r[k] for r in peak_runs), key=lambda p: p["flops"]) for k in PEAK_DTYPES} if names else {}
+    add_derived(rows, peaks)
+    info["loadavg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    result = {
+        "command": "python -m lstm_ae.bench " + " ".join(sys.argv[1:]),
+        "date": started.isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "machine": info,
+        "note": LOAD_NOTE,
+        "flop_formula": "per sample, matmul FLOPs: fwd = T*8H(F+H) + T*16H^2 + T*2HF + 2HC (1 layer); train = 3*fwd - T*8HF - 2*8H^2",
+        "overrides": args.override,
+        "peak": {k: {"gflops": v["flops"] / 1e9, "backend": v["backend"], "n": v["n"]} for k, v in peaks.items()},
+        "peak_runs": peak_runs,
+        "throughput": rows,
+    }
+    if rows:
+        print()
+        print(format_table(rows))
+        print(
+            f"peak matmul: fp32 {peaks['fp32']['flops'] / 1e9:.0f} GFLOP/s ({peaks['fp32']['backend']}), bf16 "
+            f"{peaks['bf16']['flops'] / 1e9:.0f} GFLOP/s ({peaks['bf16']['backend']}) (n={n_peak}, best of before and "
+            "after the workloads); % peak: train GFLOP/s against the "
+            "peak of the side's own precision.\nThroughput: median [min-max] over repeats; x ref: ratio of medians "
+            "(ratio of bests)."
+        )
+        print(LOAD_NOTE)
+    if args.time_to_accuracy:
+        result["time_to_accuracy"] = time_to_accuracy(args, overrides)
+        print(format_tta(result["time_to_accuracy"]))
+    json_path, csv_path = write_outputs(result, args.out)
+    print(f"wrote {json_path} and {csv_path}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
