@@ -16,6 +16,10 @@ matmul peak (fp32 and bf16, measured with a large matrix product in the same run
 ours/reference ratios. Throughput uses synthetic tensors of the workload's shape (the cost of
 dense LSTM arithmetic does not depend on the values); time to accuracy (--time-to-accuracy)
 uses the real MNIST files. Timings are repeated; the table shows median [min-max].
+Peak RSS is the process's VmHWM (reset through /proc/self/clear_refs) over each side's setup
+and warm-up (one training step and one evaluation batch of the measured size); the number in
+parentheses is its growth over the RSS before that side was built. Both sides share one
+process, so the absolute figure includes the interpreter, torch and earlier workloads.
 
 FLOP count (matmul FLOPs only; one multiply-add = 2 FLOPs), per sample:
   LSTM layer with input size F_in, hidden H, over T steps: each step computes the four gates
@@ -716,7 +720,7 @@ def run(args: argparse.Namespace) -> dict:
         flush=True,
     )
     load = info["loadavg_start"][0] if info["loadavg_start"] else 0.0
-    if device.type == "cpu" and load + info["threads"] > (info["cores"] or 1) + 0.5:
+    if device.type == "cpu" and info["threads"] > 1 and load + info["threads"] > (info["cores"] or 1) + 0.5:
         print(
             f"warning: load average {load:.1f} on {info['cores']} cores: other processes compete for the CPU, and "
             f"{info['threads']} threads per process oversubscribe it (threads spin-wait for descheduled partners); "
