@@ -52,7 +52,7 @@ def bench_pruning(n_trials: int, root: Path) -> dict:
         "optimizer.lr=tag(log,interval(1e-4,3e-2))",
         f"hydra.sweeper.n_trials={n_trials}",
         "hydra.sweeper.sampler.seed=0",
-        "trainer.threads=2",
+        "trainer.threads=1",
     ]
     plain = run_sweep(space, root / "no_pruner")
     pruned = run_sweep(
