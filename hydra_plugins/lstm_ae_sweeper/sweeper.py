@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import socket
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+SUMMARY_EVERY_S = 20.0  # the sweep summary is rebuilt at most this often while trials run, and at the end
 STALE_REASON = "stale: its sweep process is gone (killed or crashed)"
 
 
@@ -176,6 +178,7 @@ class LstmAeOptunaSweeperImpl(OptunaSweeperImpl):
         self._fail_stale_trials(study)
         pass_trial = storage is not None and pruner is not None and not isinstance(pruner, optuna.pruners.NopPruner)
         failures_here = 0
+        last_summary = -math.inf
         while True:
             with self._claim_lock():
                 done, running = self._count_done(study)
@@ -219,12 +222,16 @@ class LstmAeOptunaSweeperImpl(OptunaSweeperImpl):
                     with contextlib.suppress(Exception):
                         study.tell(trial, state=TrialState.FAIL)
                     failures_here += 1
-            self._write_summary()
+            if time.monotonic() - last_summary >= SUMMARY_EVERY_S:  # rebuilding costs ~1 s; throttle it
+                self._write_summary()
+                last_summary = time.monotonic()
             if failures_here > self.max_failure_rate * planned:
+                self._write_summary()
                 raise RuntimeError(
                     f"sweep stopped: {failures_here} of {planned} planned trials failed, more than "
                     f"hydra.sweeper.max_failure_rate={self.max_failure_rate}; see {self.sweep_dir}/summary.csv"
                 )
+        self._write_summary()
         self._finish(study, directions)
 
     def _folder_for(self, study: optuna.Study, trial: optuna.Trial) -> str:
