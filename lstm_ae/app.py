@@ -257,7 +257,6 @@ def _run(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
         max_time_s=trainer_cfg.max_time_s,
         epoch_callbacks=callbacks,
     )
-    status, reason = "completed", ""
     try:
         outcome = trainer.fit(data.train, data.val)
         status, reason, history = outcome.status, outcome.reason, outcome.history
