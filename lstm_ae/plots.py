@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lstm_ae.artifacts import save_figure  # noqa: E402
@@ -105,6 +106,7 @@ def plot_curves(history: list[dict], metric: str, ylabel: str, path: Path, title
                 label="validation" if split == "val" else "train",
             )
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
@@ -287,6 +289,7 @@ def plot_cv_folds(histories: list[list[dict]], best_fold: int, path: Path, title
             label=f"fold {k + 1}{' (kept)' if k == best_fold else ''}",
         )
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("validation loss (MSE, normalized)")
     ax.set_yscale("log")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
