@@ -152,8 +152,14 @@ def test_upstream_optuna_sweeper_also_survives_a_diverged_trial(tmp_path):
     NaN or an exception would abort its whole sweep."""
     sweep_dir = tmp_path / "upstream"
     proc = run_cli(
-        "-m", "hydra/sweeper=optuna", *FAST, "optimizer.lr=choice(0.01,1e200)", "hydra.sweeper.n_trials=3",
-        "hydra.sweeper.sampler.seed=1", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path,
+        "-m",
+        "hydra/sweeper=optuna",
+        *FAST,
+        "optimizer.lr=choice(0.01,1e200)",
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.sampler.seed=1",
+        f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     statuses = [json.loads((d / "result.json").read_text())["status"] for d in sorted(sweep_dir.glob("[0-9]*"))]
