@@ -299,11 +299,11 @@ class Trainer:
             )
             for callback in self.epoch_callbacks:
                 callback(epoch, objective)  # may raise (e.g. a pruner's TrialPruned)
-            if self.patience and bad_epochs >= self.patience:
+            if self.patience and bad_epochs >= self.patience and epoch < self.epochs:
                 status, reason = "early_stopped", f"no improvement for {bad_epochs} epochs"
                 log.info("early stopping: %s", reason)
                 break
-            if self.max_time_s and elapsed >= self.max_time_s:
+            if self.max_time_s and elapsed >= self.max_time_s and epoch < self.epochs:
                 status, reason = "early_stopped", f"time budget {self.max_time_s:.0f}s reached"
                 log.info("stopping: %s", reason)
                 break
