@@ -237,25 +237,8 @@ def _run(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
         from lstm_ae.pruning import PruningReporter
 
         callbacks.append(PruningReporter.from_ctx(trial_ctx))
-    trainer = Trainer(
-        model,
-        task,
-        optimizer_factory,
-        scheduler_cfg,
-        out,
-        epochs=trainer_cfg.epochs,
-        batch_size=trainer_cfg.batch_size,
-        eval_batch_size=trainer_cfg.eval_batch_size,
-        grad_clip=trainer_cfg.grad_clip,
-        device=device,
-        precision=trainer_cfg.precision,
-        patience=trainer_cfg.early_stopping.patience,
-        min_delta=trainer_cfg.early_stopping.min_delta,
-        seed=trainer_cfg.seed,
-        log_every_s=trainer_cfg.log_every_s,
-        resume=trainer_cfg.resume,
-        max_time_s=trainer_cfg.max_time_s,
-        epoch_callbacks=callbacks,
+    trainer = Trainer.from_config(
+        model, task, optimizer_factory, scheduler_cfg, out, trainer_cfg, epoch_callbacks=callbacks
     )
     try:
         outcome = trainer.fit(data.train, data.val)

@@ -116,24 +116,8 @@ def run_cv(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
             len(np.unique(groups_of(fdata.val))),
             fold_dir,
         )
-        trainer = Trainer(
-            model,
-            task,
-            optimizer_factory,
-            scheduler_cfg,
-            fold_dir,
-            epochs=trainer_cfg.epochs,
-            batch_size=trainer_cfg.batch_size,
-            eval_batch_size=trainer_cfg.eval_batch_size,
-            grad_clip=trainer_cfg.grad_clip,
-            device=device,
-            precision=trainer_cfg.precision,
-            patience=trainer_cfg.early_stopping.patience,
-            min_delta=trainer_cfg.early_stopping.min_delta,
-            seed=trainer_cfg.seed + fold,
-            log_every_s=trainer_cfg.log_every_s,
-            resume=trainer_cfg.resume,
-            max_time_s=trainer_cfg.max_time_s,
+        trainer = Trainer.from_config(
+            model, task, optimizer_factory, scheduler_cfg, fold_dir, trainer_cfg, seed=trainer_cfg.seed + fold
         )
         outcome = trainer.fit(fdata.train, fdata.val)
         folds.append(

@@ -124,6 +124,41 @@ class Trainer:
         self.scheduler = None
         self.scheduler_interval = "epoch"
 
+    @classmethod
+    def from_config(
+        cls,
+        model,
+        task: Task,
+        optimizer_factory: Callable,
+        scheduler_cfg: dict | None,
+        run_dir: Path,
+        cfg,
+        *,
+        seed: int | None = None,
+        epoch_callbacks: list | None = None,
+    ) -> Trainer:
+        """Build from a validated TrainerConfig (lstm_ae.config), the one place its fields map to arguments."""
+        return cls(
+            model,
+            task,
+            optimizer_factory,
+            scheduler_cfg,
+            run_dir,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            eval_batch_size=cfg.eval_batch_size,
+            grad_clip=cfg.grad_clip,
+            device=resolve_device(cfg.device),
+            precision=cfg.precision,
+            patience=cfg.early_stopping.patience,
+            min_delta=cfg.early_stopping.min_delta,
+            seed=cfg.seed if seed is None else seed,
+            log_every_s=cfg.log_every_s,
+            resume=cfg.resume,
+            max_time_s=cfg.max_time_s,
+            epoch_callbacks=epoch_callbacks,
+        )
+
     # -- scheduler -------------------------------------------------------------------------
     def _build_scheduler(self, steps_per_epoch: int) -> None:
         factory = self.scheduler_cfg.get("factory")
