@@ -1,6 +1,7 @@
 """Real multiruns through the Optuna sweeper in a temp dir, with a real SQLite study."""
 
 import json
+import socket
 import subprocess
 import sys
 
@@ -16,6 +17,14 @@ FAST = ["dataset.size=300", "trainer.epochs=2", "model.hidden=8", "optimizer=sgd
 def _study(sweep_dir):
     name = optuna.get_all_study_summaries(f"sqlite:///{sweep_dir}/optuna.db")[0].study_name
     return optuna.load_study(study_name=name, storage=f"sqlite:///{sweep_dir}/optuna.db")
+
+
+def _n_complete(sweep_dir) -> int:
+    """Completed trials in the study, read while a sweep may still be writing it."""
+    try:
+        return sum(t.state.name == "COMPLETE" for t in _study(sweep_dir).trials)
+    except Exception:  # no database or no study yet
+        return 0
 
 
 @pytest.fixture(scope="module")
@@ -127,12 +136,13 @@ def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path):
         start_new_session=True,
     )
     deadline = time.time() + 300
-    while time.time() < deadline and not (sweep_dir / "1" / "result.json").exists():
+    while time.time() < deadline and _n_complete(sweep_dir) < 2:
         time.sleep(0.2)
-    assert (sweep_dir / "1" / "result.json").exists(), "sweep did not get through two trials"
-    os.killpg(proc.pid, signal.SIGKILL)
+    assert _n_complete(sweep_dir) >= 2, "sweep did not get through two trials"
+    os.killpg(proc.pid, signal.SIGKILL)  # wherever the sweeper is: queueing, asking or training trial 2
     proc.wait()
     kept = {name: (sweep_dir / name / "result.json").stat().st_mtime_ns for name in ("0", "1")}
+    assert _n_complete(sweep_dir) == 2
 
     rerun = run_cli(*args, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
@@ -164,3 +174,38 @@ def test_upstream_optuna_sweeper_also_survives_a_diverged_trial(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     statuses = [json.loads((d / "result.json").read_text())["status"] for d in sorted(sweep_dir.glob("[0-9]*"))]
     assert len(statuses) == 3 and "diverged" in statuses and "completed" in statuses
+
+
+def test_trials_left_queued_or_running_by_a_dead_sweeper_are_recovered(tmp_path):
+    """A sweeper can die between queueing a grid point and asking for it, or while its trial
+    runs. The next run of the same command runs each missing point once, marks the dead
+    RUNNING trial FAIL, and leaves nothing WAITING or RUNNING behind."""
+    sweep_dir = tmp_path / "dead"
+    sweep_dir.mkdir()
+    study = optuna.create_study(study_name="toy_reconstruct", storage=f"sqlite:///{sweep_dir}/optuna.db")
+    grid = optuna.distributions.CategoricalDistribution([0.01, 0.02, 0.03])
+    study.add_trial(  # the 0.01 point finished before the sweeper died
+        optuna.trial.create_trial(params={"optimizer.lr": 0.01}, distributions={"optimizer.lr": grid}, value=0.5)
+    )
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    owner = {"sweeper_host": socket.gethostname(), "sweeper_pid": int(dead.stdout)}
+    study.enqueue_trial({"optimizer.lr": 0.03})
+    running = study.ask()  # the 0.03 point: RUNNING, owned by the dead process
+    assert running.suggest_categorical("optimizer.lr", [0.01, 0.02, 0.03]) == 0.03
+    for key, value in owner.items():
+        running.set_user_attr(key, value)
+    study.add_trial(  # the 0.02 point: queued by the dead process, never asked for
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.WAITING,
+            system_attrs={"fixed_params": {"optimizer.lr": 0.02}},
+            user_attrs=owner,
+        )
+    )
+
+    rerun = run_cli("-m", *FAST, "optimizer.lr=0.01,0.02,0.03", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    trials = _study(sweep_dir).trials
+    complete = sorted(t.params["optimizer.lr"] for t in trials if t.state.name == "COMPLETE")
+    assert complete == [0.01, 0.02, 0.03]
+    assert [t.number for t in trials if t.state.name == "FAIL"] == [running.number]
+    assert len(trials) == 4  # the queued point ran as the trial that was waiting, not as a new one

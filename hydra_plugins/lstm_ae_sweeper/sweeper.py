@@ -110,14 +110,48 @@ class LstmAeOptunaSweeperImpl(OptunaSweeperImpl):
     # -- grid bookkeeping -------------------------------------------------------------------
     @staticmethod
     def _taken(study: optuna.Study) -> set[str]:
-        """Grid points already done or running; killed (stale) trials do not count."""
+        """Grid points done, running or queued; killed (stale) trials do not count."""
         keys = set()
         for t in study.get_trials(deepcopy=False):
             if t.state == TrialState.FAIL and t.user_attrs.get("reason") == STALE_REASON:
                 continue
-            if t.state in FINISHED or t.state == TrialState.RUNNING:
+            if t.state == TrialState.WAITING:
+                keys.add(_params_key(t.system_attrs.get("fixed_params", {})))
+            elif t.state in FINISHED or t.state == TrialState.RUNNING:
                 keys.add(_params_key(t.params))
         return keys
+
+    @staticmethod
+    def _queue(study: optuna.Study, params: dict[str, Any] | None) -> None:
+        """Queue a trial that already names its owner, so a process killed right after ask()
+        still leaves a trial the next run can recognise as stale (a bare ask() would not)."""
+        system_attrs = {"fixed_params": params} if params is not None else {}
+        owner = {"sweeper_host": socket.gethostname(), "sweeper_pid": os.getpid()}
+        study.add_trial(
+            optuna.trial.create_trial(state=TrialState.WAITING, system_attrs=system_attrs, user_attrs=owner)
+        )
+
+    def _claim_trials(self, study: optuna.Study, grid: list[dict[str, Any]] | None, planned: int) -> list[optuna.Trial]:
+        """Under the study lock: queue what the next batch needs and ask for it. Trials already
+        WAITING were queued by a process that died before asking (all queueing happens under
+        this lock), so they are run first instead of being queued again."""
+        waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+        if grid is not None:
+            taken = self._taken(study)
+            new = [p for p in grid if _params_key(p) not in taken]
+            new = new[: max(0, self.n_jobs - waiting)]
+            batch = min(self.n_jobs, waiting + len(new))
+        else:
+            done, running = self._count_done(study)
+            batch = min(self.n_jobs, planned - done - running)
+            new = [None] * max(0, batch - waiting)
+        for params in new:
+            self._queue(study, params)
+        trials = [study.ask() for _ in range(max(0, batch))]
+        for t in trials:  # a trial queued by a dead process now belongs to this one
+            t.set_user_attr("sweeper_host", socket.gethostname())
+            t.set_user_attr("sweeper_pid", os.getpid())
+        return trials
 
     @staticmethod
     def _count_done(study: optuna.Study) -> tuple[int, int]:
@@ -181,19 +215,7 @@ class LstmAeOptunaSweeperImpl(OptunaSweeperImpl):
         last_summary = -math.inf
         while True:
             with self._claim_lock():
-                done, running = self._count_done(study)
-                if grid is not None:
-                    taken = self._taken(study)
-                    todo = [p for p in grid if _params_key(p) not in taken][: self.n_jobs]
-                    for params in todo:
-                        study.enqueue_trial(params)
-                    batch = len(todo)
-                else:
-                    batch = min(self.n_jobs, planned - done - running)
-                trials = [study.ask() for _ in range(max(0, batch))]
-                for t in trials:
-                    t.set_user_attr("sweeper_host", socket.gethostname())
-                    t.set_user_attr("sweeper_pid", os.getpid())
+                trials = self._claim_trials(study, grid, planned)
             if not trials:
                 break
             # For grid trials _suggest returns the enqueued values, so both paths are the same.
