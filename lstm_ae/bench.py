@@ -500,25 +500,8 @@ def _tta_ours(cfg, target: float, threads: int) -> tuple[dict, object]:
         clock["paused"] += time.perf_counter() - t_pause
 
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(
-            prep.model,
-            prep.task,
-            prep.optimizer_factory,
-            prep.scheduler_cfg,
-            Path(tmp),
-            epochs=tc.epochs,
-            batch_size=tc.batch_size,
-            eval_batch_size=tc.eval_batch_size,
-            grad_clip=tc.grad_clip,
-            device=prep.device,
-            precision=tc.precision,
-            patience=tc.early_stopping.patience,
-            min_delta=tc.early_stopping.min_delta,
-            seed=tc.seed,
-            log_every_s=tc.log_every_s,
-            resume=False,
-            max_time_s=tc.max_time_s,
-            epoch_callbacks=[on_epoch],
+        trainer = Trainer.from_config(  # a fresh temp folder: nothing to resume
+            prep.model, prep.task, prep.optimizer_factory, prep.scheduler_cfg, Path(tmp), tc, epoch_callbacks=[on_epoch]
         )
         clock["t0"] = time.perf_counter()
         trainer.fit(prep.data.train, prep.data.val)

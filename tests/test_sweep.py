@@ -1,7 +1,9 @@
 """Real multiruns through the Optuna sweeper in a temp dir, with a real SQLite study."""
 
+import contextlib
 import json
 import socket
+import sqlite3
 import subprocess
 import sys
 
@@ -20,10 +22,12 @@ def _study(sweep_dir):
 
 
 def _n_complete(sweep_dir) -> int:
-    """Completed trials in the study, read while a sweep may still be writing it."""
+    """Completed trials, read while a sweep is writing the database. Read-only: opening it through
+    Optuna would create the schema and race the sweeper doing the same."""
     try:
-        return sum(t.state.name == "COMPLETE" for t in _study(sweep_dir).trials)
-    except Exception:  # no database or no study yet
+        with contextlib.closing(sqlite3.connect(f"file:{sweep_dir}/optuna.db?mode=ro", uri=True)) as db:
+            return db.execute("SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
+    except sqlite3.Error:  # no database or no tables yet
         return 0
 
 
