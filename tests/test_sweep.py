@@ -181,9 +181,10 @@ def test_upstream_optuna_sweeper_also_survives_a_diverged_trial(tmp_path):
 
 
 def test_trials_left_queued_or_running_by_a_dead_sweeper_are_recovered(tmp_path):
-    """A sweeper can die between queueing a grid point and asking for it, or while its trial
-    runs. The next run of the same command runs each missing point once, marks the dead
-    RUNNING trial FAIL, and leaves nothing WAITING or RUNNING behind."""
+    """A sweeper can die between queueing a grid point and asking for it, right after asking
+    (the trial has no params yet: the state a SIGKILL left in CI once), or while its trial runs.
+    The next run of the same command runs each missing point once, marks the dead RUNNING
+    trials FAIL, and leaves nothing WAITING or RUNNING behind."""
     sweep_dir = tmp_path / "dead"
     sweep_dir.mkdir()
     study = optuna.create_study(study_name="toy_reconstruct", storage=f"sqlite:///{sweep_dir}/optuna.db")
@@ -198,6 +199,8 @@ def test_trials_left_queued_or_running_by_a_dead_sweeper_are_recovered(tmp_path)
     assert running.suggest_categorical("optimizer.lr", [0.01, 0.02, 0.03]) == 0.03
     for key, value in owner.items():
         running.set_user_attr(key, value)
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.WAITING, user_attrs=owner))
+    unnamed = study.ask()  # killed right after ask(), before it chose a grid point: no params yet
     study.add_trial(  # the 0.02 point: queued by the dead process, never asked for
         optuna.trial.create_trial(
             state=optuna.trial.TrialState.WAITING,
@@ -211,5 +214,5 @@ def test_trials_left_queued_or_running_by_a_dead_sweeper_are_recovered(tmp_path)
     trials = _study(sweep_dir).trials
     complete = sorted(t.params["optimizer.lr"] for t in trials if t.state.name == "COMPLETE")
     assert complete == [0.01, 0.02, 0.03]
-    assert [t.number for t in trials if t.state.name == "FAIL"] == [running.number]
-    assert len(trials) == 4  # the queued point ran as the trial that was waiting, not as a new one
+    assert [t.number for t in trials if t.state.name == "FAIL"] == [running.number, unnamed.number]
+    assert len(trials) == 5  # the queued point ran as the trial that was waiting, not as a new one
