@@ -12,7 +12,7 @@ search_space, custom_search_space), directions, launchers. Added:
   the same command continues it: finished trials are kept, trials left RUNNING by a dead
   process are marked FAIL, and only the missing trials run;
 - the trial is handed to the job (trial_ctx) so it can report per-epoch values to a pruner;
-- the sweep summary is rebuilt after every batch.
+- the sweep summary is rebuilt while trials run (at most every 20 s) and at the end.
 """
 
 from __future__ import annotations
