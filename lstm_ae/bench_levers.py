@@ -1,0 +1,142 @@
+"""Micro-benchmarks behind the README's "what was tried" list: python -m lstm_ae.bench_levers WHAT
+
+  decoder  the decoder fed z at every step: oneDNN's fused nn.LSTM against a hand-written loop that
+           computes W_ih z once (eager, and with --compile also torch.compile'd), forward + backward
+  batch    MNIST-row training steps of LSTMAutoencoder + ClassifyTask per batch size and precision,
+           interleaved round by round so that drifting load hits every setting alike
+  profile  torch.profiler table of MNIST-row training steps (where a step's time goes)
+
+Synthetic tensors of the workload's shape; the cost of dense LSTM arithmetic does not depend on values.
+These are the throw-away measurements kept runnable, not part of the harness (lstm_ae.bench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from lstm_ae.model import LSTMAutoencoder
+from lstm_ae.tasks import ClassifyTask
+
+ROW = {"seq_len": 28, "features": 28, "hidden": 128, "n_classes": 10}
+
+
+def _median_ms(fn, repeats: int) -> float:
+    fn()  # warm-up: primitive creation, first-touch allocations
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def folded_decoder(z, w_ih, w_hh, b_ih, b_hh, steps: int) -> torch.Tensor:
+    """The decoder LSTM with its constant input projected once: gates = W_ih z + b + W_hh h_{t-1}."""
+    gx = nn.functional.linear(z, w_ih, b_ih + b_hh)
+    h = z.new_zeros(z.shape[0], w_hh.shape[1])
+    c = torch.zeros_like(h)
+    outputs = []
+    for _ in range(steps):
+        i, f, g, o = (gx + h @ w_hh.t()).chunk(4, 1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        outputs.append(h)
+    return torch.stack(outputs, 1)
+
+
+def bench_decoder(args) -> None:
+    steps, hidden = ROW["seq_len"], ROW["hidden"]
+    decoder = nn.LSTM(hidden, hidden, batch_first=True)
+    z = torch.randn(args.batch, hidden, requires_grad=True)
+    weights = (decoder.weight_ih_l0, decoder.weight_hh_l0, decoder.bias_ih_l0, decoder.bias_hh_l0)
+    variants = {
+        "fused nn.LSTM": lambda: decoder(z.unsqueeze(1).expand(-1, steps, -1))[0],
+        "folded loop, eager": lambda: folded_decoder(z, *weights, steps),
+    }
+    if args.compile:
+        compiled = torch.compile(folded_decoder)  # Dynamo does not trace nn.LSTM itself
+        t0 = time.perf_counter()
+        compiled(z, *weights, steps).sum().backward()
+        print(f"torch.compile of the folded loop: {time.perf_counter() - t0:.1f} s")
+        variants["folded loop, compiled"] = lambda: compiled(z, *weights, steps)
+    with torch.no_grad():
+        diff = (variants["fused nn.LSTM"]() - variants["folded loop, eager"]()).abs().max().item()
+    print(f"max |fused - folded| (fp32): {diff:.1e}")
+    for precision in ("fp32", "bf16"):
+        for name, forward in variants.items():
+
+            def step(forward=forward, precision=precision):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                    out = forward()
+                out.float().square().mean().backward()
+
+            print(
+                f"{precision}  {name:24s} {_median_ms(step, args.repeats):7.1f} ms per fwd+bwd (B={args.batch}, T={steps})"
+            )
+
+
+def _row_step(batch: int, precision: str):
+    torch.manual_seed(0)
+    model = LSTMAutoencoder(ROW["features"], ROW["hidden"], n_classes=ROW["n_classes"])
+    task, optimizer = ClassifyTask(), torch.optim.Adam(model.parameters(), 3e-3)
+    x = torch.rand(batch, ROW["seq_len"], ROW["features"])
+    y = torch.randint(0, ROW["n_classes"], (batch,))
+
+    def step() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss, _ = task.loss(model, x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+
+    return step
+
+
+def bench_batch(args) -> None:
+    settings = [(int(b), p) for b in args.batches.split(",") for p in args.precisions.split(",")]
+    rates: dict[tuple[int, str], list[float]] = {s: [] for s in settings}
+    for _ in range(args.rounds):
+        for batch, precision in settings:
+            rates[(batch, precision)].append(batch / _median_ms(_row_step(batch, precision), args.repeats) * 1000)
+    for (batch, precision), values in rates.items():
+        listed = ", ".join(f"{v:.0f}" for v in values)
+        print(f"batch {batch:4d} {precision}: samples/s per round {listed}  (median {statistics.median(values):.0f})")
+
+
+def bench_profile(args) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    step = _row_step(args.batch, "bf16")
+    for _ in range(3):
+        step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(args.repeats):
+            step()
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=("decoder", "batch", "profile"))
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch default)")
+    p.add_argument("--batch", type=int, default=128, help="batch size (decoder, profile)")
+    p.add_argument("--batches", default="64,128,256,512", help="batch sizes to compare (batch)")
+    p.add_argument("--precisions", default="bf16,fp32", help="precisions to compare (batch)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (batch)")
+    p.add_argument("--repeats", type=int, default=20, help="timed steps per measurement")
+    p.add_argument("--compile", action="store_true", help="also time the torch.compile'd loop (decoder; ~40 s)")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+    {"decoder": bench_decoder, "batch": bench_batch, "profile": bench_profile}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
