@@ -45,13 +45,11 @@ import argparse
 import csv
 import datetime as dt
 import gc
-import gzip
 import json
 import logging
 import math
 import os
 import platform
-import shutil
 import statistics
 import sys
 import tempfile
@@ -462,7 +460,9 @@ def add_derived(rows: list[dict], peaks: dict) -> None:
 # -- time to accuracy ------------------------------------------------------------------------
 def mnist_root(arg: str | None) -> Path:
     """A folder holding MNIST/raw/ IDX files: --mnist-root, ./data, or ../shared/data/mnist decompressed."""
-    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    from lstm_ae.data.mnist import RAW_FILES as names
+    from lstm_ae.data.mnist import unpack_gz
+
     candidates = [Path(arg)] if arg else [Path("data"), DEFAULT_OUT / "mnist"]
     for root in candidates:
         if all((root / "MNIST" / "raw" / n).exists() for n in names):
@@ -471,13 +471,7 @@ def mnist_root(arg: str | None) -> Path:
         raise SystemExit(f"error: --mnist-root {arg}: expected {', '.join(names)} under {arg}/MNIST/raw/")
     if not all((SHARED_MNIST / f"{n}.gz").exists() for n in names):
         raise SystemExit(f"error: MNIST not found; pass --mnist-root (a folder with MNIST/raw/{names[0]} ...)")
-    root = DEFAULT_OUT / "mnist"
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    for n in names:
-        with gzip.open(SHARED_MNIST / f"{n}.gz", "rb") as fin, open(raw / n, "wb") as fout:
-            shutil.copyfileobj(fin, fout)
-    return root
+    return unpack_gz(SHARED_MNIST, DEFAULT_OUT / "mnist")
 
 
 def _tta_ours(cfg, target: float, threads: int) -> tuple[dict, object]:

@@ -26,6 +26,12 @@ plt.rcParams.update(
 )
 
 
+def epoch_axis(ax) -> None:
+    """x-axis of a per-epoch curve: labelled, whole epochs only (matplotlib would tick 0.5 steps)."""
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _series(data: SequenceData, split: str, index: int, values: np.ndarray):
     """x-axis values, y values in display units, x label (dates or time steps)."""
     if data.display is not None:
@@ -105,8 +111,7 @@ def plot_curves(history: list[dict], metric: str, ylabel: str, path: Path, title
                 ms=4,
                 label="validation" if split == "val" else "train",
             )
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    epoch_axis(ax)
     ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
@@ -288,11 +293,9 @@ def plot_cv_folds(histories: list[list[dict]], best_fold: int, path: Path, title
             ms=3,
             label=f"fold {k + 1}{' (kept)' if k == best_fold else ''}",
         )
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    epoch_axis(ax)
     ax.set_ylabel("validation loss (MSE, normalized)")
     ax.set_yscale("log")
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()

@@ -10,6 +10,8 @@ import optuna
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 
+from lstm_ae.studies import open_storage
+
 log = logging.getLogger(__name__)
 
 
@@ -21,10 +23,7 @@ class PruningReporter:
     def from_ctx(cls, ctx) -> PruningReporter:
         pruner_cfg = HydraConfig.get().sweeper.get("pruner")
         pruner = instantiate(pruner_cfg) if pruner_cfg else None
-        storage = str(ctx.storage)
-        if storage.startswith("sqlite:"):  # wait for locks held by the sweeper or other trials
-            storage = optuna.storages.RDBStorage(storage, engine_kwargs={"connect_args": {"timeout": 60}})
-        study = optuna.load_study(study_name=str(ctx.study), storage=storage, pruner=pruner)
+        study = optuna.load_study(study_name=str(ctx.study), storage=open_storage(str(ctx.storage)), pruner=pruner)
         trial_id = next(t._trial_id for t in study.get_trials(deepcopy=False) if t.number == int(ctx.number))
         return cls(optuna.Trial(study, trial_id))
 

@@ -21,9 +21,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from lstm_ae import plots  # noqa: F401,E402  (shared figure style)
+from lstm_ae import plots  # noqa: E402  (shared figure style and axes)
 from lstm_ae.artifacts import save_figure, write_csv, write_text  # noqa: E402
 
 HIDDEN_OVERRIDE_PREFIXES = ("trial_ctx", "+trial_ctx", "hydra.")
@@ -159,8 +158,7 @@ def plot_all_curves(
     if not drawn:
         plt.close(fig)
         return False
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    plots.epoch_axis(ax)
     ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
@@ -184,7 +182,9 @@ def optuna_views(sweep_dir: Path) -> list[tuple[str, str]]:
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = f"sqlite:///{db}"
+    from lstm_ae.studies import open_storage
+
+    storage = open_storage(f"sqlite:///{db}")
     figures = []
     for summary in optuna.get_all_study_summaries(storage):
         study = optuna.load_study(study_name=summary.study_name, storage=storage)

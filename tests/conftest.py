@@ -6,9 +6,7 @@ Tests that need ../shared/data skip when it is absent, unless LSTM_AE_REQUIRE_DA
 
 from __future__ import annotations
 
-import gzip
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,14 +30,9 @@ def require_data(path: Path) -> Path:
 @pytest.fixture(scope="session")
 def mnist_root(tmp_path_factory) -> Path:
     """The real MNIST IDX files, decompressed into <tmp>/MNIST/raw/ as torchvision expects."""
-    src = require_data(SHARED_DATA / "mnist")
-    root = tmp_path_factory.mktemp("mnist_root")
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for gz in sorted(src.glob("*-ubyte.gz")):
-        with gzip.open(gz, "rb") as fin, open(raw / gz.name[:-3], "wb") as fout:
-            shutil.copyfileobj(fin, fout)
-    return root
+    from lstm_ae.data.mnist import unpack_gz
+
+    return unpack_gz(require_data(SHARED_DATA / "mnist"), tmp_path_factory.mktemp("mnist_root"))
 
 
 @pytest.fixture(scope="session")

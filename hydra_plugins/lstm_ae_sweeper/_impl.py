@@ -38,6 +38,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl, create_params_from_overrides
+from lstm_ae.studies import open_storage
 
 log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -77,13 +78,6 @@ class LstmAeOptunaSweeperImpl(OptunaSweeperImpl):
             path.parent.mkdir(parents=True, exist_ok=True)
             url = f"sqlite:///{path}"
         return url
-
-    @staticmethod
-    def _rdb(url: str | None) -> Any:
-        """SQLite waits up to a minute for a lock held by another sweeper instead of failing."""
-        if url is None or not url.startswith("sqlite:"):
-            return url
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
 
     @contextlib.contextmanager
     def _claim_lock(self):
@@ -195,7 +189,7 @@ class LstmAeOptunaSweeperImpl(OptunaSweeperImpl):
         with self._claim_lock():  # two sweepers starting at once must not both create the schema
             study = optuna.create_study(
                 study_name=self.study_name,
-                storage=self._rdb(storage),
+                storage=open_storage(storage) if storage else None,
                 sampler=sampler,
                 pruner=pruner,
                 directions=directions,

@@ -8,7 +8,9 @@ official 10,000 test images are only used for the final evaluation.
 
 from __future__ import annotations
 
+import gzip
 import logging
+import shutil
 from pathlib import Path
 
 import torch
@@ -25,6 +27,16 @@ RAW_FILES = (
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
+
+
+def unpack_gz(src: Path, root: Path) -> Path:
+    """Decompress <src>/<name>.gz IDX files (as shipped) into <root>/MNIST/raw/, where torchvision reads them."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name in RAW_FILES:
+        with gzip.open(src / f"{name}.gz", "rb") as fin, open(raw / name, "wb") as fout:
+            shutil.copyfileobj(fin, fout)
+    return root
 
 
 def _missing_message(root: Path) -> str:
