@@ -25,6 +25,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from lstm_ae import plots
+from lstm_ae.allocator import is_applied, keep_freed_memory
 from lstm_ae.artifacts import load_checkpoint, write_json
 from lstm_ae.config import ModelConfig, TrainerConfig, validate
 from lstm_ae.data.base import SequenceData
@@ -197,6 +198,8 @@ def prepare(cfg: DictConfig) -> Prepared:
     threads = trainer_cfg.threads or threads_per_trial()
     if threads:
         torch.set_num_threads(threads)
+    if trainer_cfg.keep_freed_memory:
+        keep_freed_memory()
     device = resolve_device(trainer_cfg.device)
     seed_everything(trainer_cfg.seed)
     data: SequenceData = _instantiate(cfg.dataset)
@@ -205,7 +208,7 @@ def prepare(cfg: DictConfig) -> Prepared:
     n_params = sum(p.numel() for p in model.parameters())
     log.info(
         "dataset=%s train/val/test=%d/%d/%d, T=%d, features=%d | model hidden=%d layers=%d params=%d | "
-        "task=%s | device=%s threads=%d precision=%s",
+        "task=%s | device=%s threads=%d precision=%s keep_freed_memory=%s",
         data.name,
         len(data.train),
         len(data.val),
@@ -219,6 +222,7 @@ def prepare(cfg: DictConfig) -> Prepared:
         device,
         torch.get_num_threads(),
         trainer_cfg.precision,
+        is_applied(),
     )
     return Prepared(model_cfg, trainer_cfg, task, data, model, device, optimizer_factory, scheduler_cfg, n_params)
 

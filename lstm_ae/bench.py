@@ -1,14 +1,19 @@
 """Benchmark harness (issue 6): python -m lstm_ae.bench [--quick] [--time-to-accuracy] [...]
 
 For each workload (toy T=50 F=1 H=32; MNIST row T=28 F=28 H=128 + classifier; MNIST pixel
-T=784 F=1 H=128 + classifier) it measures, in the same process and interleaved repeat by
-repeat so that background load hits both sides alike:
+T=784 F=1 H=128 + classifier) it measures, interleaved repeat by repeat so that background
+load hits both sides alike:
 
-- ours: the workload's Hydra preset (conf/, composed as run.py would) trained with the real
-  components (LSTMAutoencoder, the Task's loss, autocast_context, clipping, optimizer and
-  scheduler) exactly as Trainer.fit does per batch, and evaluated with trainer.evaluate;
+- ours: the workload's Hydra preset (conf/, composed as run.py would) with the real
+  components: LSTMAutoencoder, the Task's loss, and the Trainer's own epoch loop
+  (Trainer.train_epoch: autocast, clipping, divergence checks, optimizer and scheduler steps),
+  evaluated with trainer.evaluate, under the preset's process settings (threads, allocator);
 - reference: the same architecture written the way course code is (lstm_ae.bench_reference:
   fp32 nn.LSTM, DataLoader over a TensorDataset, batch 64, Adam, loss.item() per batch).
+
+Each side runs in a process of its own (spawned per workload; the parent only sends "time a
+training pass" / "time an evaluation" in turn), as it would for a user: process-wide settings
+such as our allocator setting (lstm_ae.allocator) cannot leak into the reference.
 
 Reported per workload and side: training samples/s (forward + backward + optimizer step),
 evaluation samples/s, peak resident memory, achieved FLOP/s as a fraction of the machine's
@@ -16,10 +21,9 @@ matmul peak (fp32 and bf16, measured with a large matrix product in the same run
 ours/reference ratios. Throughput uses synthetic tensors of the workload's shape (the cost of
 dense LSTM arithmetic does not depend on the values); time to accuracy (--time-to-accuracy)
 uses the real MNIST files. Timings are repeated; the table shows median [min-max].
-Peak RSS is the process's VmHWM (reset through /proc/self/clear_refs) over each side's setup
-and warm-up (one training step and one evaluation batch of the measured size); the number in
-parentheses is its growth over the RSS before that side was built. Both sides share one
-process, so the absolute figure includes the interpreter, torch and earlier workloads.
+Peak RSS is the side's process VmHWM over its setup and warm-up (one training step and one
+evaluation batch of the measured size); the number in parentheses is its growth over the RSS
+before the side was built (the rest is the interpreter, torch and the synthetic data).
 
 FLOP count (matmul FLOPs only; one multiply-add = 2 FLOPs), per sample:
   LSTM layer with input size F_in, hidden H, over T steps: each step computes the four gates
@@ -48,16 +52,20 @@ import gc
 import json
 import logging
 import math
+import multiprocessing as mp
 import os
 import platform
 import statistics
 import sys
 import tempfile
 import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from omegaconf import OmegaConf
 
 from lstm_ae import bench_reference as ref
 
@@ -258,62 +266,44 @@ def synthetic(n: int, seq_len: int, features: int, n_classes: int, seed: int):
 
 
 class Ours:
-    """Our preset's model, loss, optimizer and scheduler; a training step as Trainer.fit does it."""
+    """Our preset's model, loss, optimizer, scheduler and process settings, trained by the real
+    Trainer's own epoch loop (Trainer.train_epoch), without a run folder."""
 
     def __init__(self, cfg, workload: Workload, device: torch.device, total_steps: int, seed: int) -> None:
         from hydra.utils import instantiate
 
+        from lstm_ae.allocator import keep_freed_memory
         from lstm_ae.app import build_model
         from lstm_ae.config import validate
         from lstm_ae.data.base import SequenceData, Split
+        from lstm_ae.trainer import Trainer
 
         model_cfg, tc = validate(cfg)
-        self.task = instantiate(cfg.task)
-        n_classes = 10 if self.task.name == "classify" else 0
+        if tc.keep_freed_memory:
+            keep_freed_memory()
+        task = instantiate(cfg.task)
+        n_classes = 10 if task.name == "classify" else 0
         x, y = synthetic(2, workload.seq_len, workload.features, n_classes, seed)
         shape_only = SequenceData(workload.name, Split(x, y), Split(x, y), Split(x, y), n_classes=n_classes)
         torch.manual_seed(seed)
-        self.model = build_model(model_cfg, shape_only, self.task).to(device)
-        self.optimizer = instantiate(cfg.optimizer)(self.model.parameters())
-        self.scheduler, self.sched_per_step = None, False
+        model = build_model(model_cfg, shape_only, task)
         sched = cfg.get("scheduler")
+        scheduler_cfg = None
         if sched and sched.get("factory"):
-            extra = {"total_steps": total_steps} if sched.get("needs_total_steps") else {}
-            self.scheduler = instantiate(sched.factory)(self.optimizer, **extra)
-            self.sched_per_step = sched.get("interval", "epoch") == "step"
+            scheduler_cfg = {**OmegaConf.to_container(sched), "factory": instantiate(sched.factory)}
+        self.trainer = Trainer.from_config(
+            model, task, instantiate(cfg.optimizer), scheduler_cfg, Path(tempfile.gettempdir()), tc, seed=seed
+        )
+        self.trainer.build_scheduler(total_steps)
+        self.model, self.task = self.trainer.model, task
         self.device, self.precision = device, tc.precision
-        self.batch_size, self.eval_batch_size, self.grad_clip = tc.batch_size, tc.eval_batch_size, tc.grad_clip
+        self.batch_size, self.eval_batch_size = tc.batch_size, tc.eval_batch_size
         self.hidden, self.layers, self.n_classes = model_cfg.hidden, model_cfg.layers, n_classes
-        self.gen = torch.Generator().manual_seed(seed)
 
     def train(self, x: torch.Tensor, y: torch.Tensor | None, max_steps: int | None = None) -> None:
-        """Mirror of Trainer.fit's inner loop over (a prefix of) one shuffled epoch of x."""
-        from lstm_ae.trainer import autocast_context
+        from lstm_ae.data.base import Split
 
-        n = x.shape[0]
-        self.model.train()
-        perm = torch.randperm(n, generator=self.gen)
-        sums: dict[str, float] = {}
-        for step, start in enumerate(range(0, n, self.batch_size)):
-            if max_steps is not None and step >= max_steps:
-                break
-            idx = perm[start : start + self.batch_size]
-            xb = x[idx].to(self.device, non_blocking=True)
-            yb = y[idx].to(self.device) if y is not None else None
-            with autocast_context(self.device, self.precision):
-                loss, parts = self.task.loss(self.model, xb, yb)
-            if not torch.isfinite(loss):
-                raise RuntimeError("loss became non-finite during the benchmark")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            max_norm = self.grad_clip if self.grad_clip else math.inf
-            float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
-            self.optimizer.step()
-            if self.scheduler is not None and self.sched_per_step:
-                self.scheduler.step()
-            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * xb.shape[0]
-            for key, value in parts.items():
-                sums[key] = sums.get(key, 0.0) + float(value) * xb.shape[0]
+        self.trainer.train_epoch(Split(x, y), epoch=1, max_steps=max_steps)
         _sync(self.device)
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor | None) -> dict:
@@ -335,6 +325,7 @@ class Reference:
         self.model = ref.CourseLSTMAutoencoder(workload.features, hidden, n_classes, layers).to(device)
         self.optimizer = ref.make_optimizer(self.model)
         self.device, self.batch_size, self.eval_batch_size = device, ref.BATCH_SIZE, ref.BATCH_SIZE
+        self.hidden, self.layers, self.n_classes = hidden, layers, n_classes
         self._loaders: dict = {}
 
     def _loader(self, x, y, shuffle):
@@ -359,80 +350,171 @@ def _timed(fn, *args) -> float:
     return time.perf_counter() - t0
 
 
-def prewarm(args, device: torch.device, overrides: list[str]) -> None:
-    """Imports and one-time library setup (Hydra, oneDNN, autocast, autograd, DataLoader) done by a
-    throw-away run of a tiny workload, so that none of it lands in the first measured workload."""
-    tiny = Workload("prewarm", 5, 3, ("+experiment=mnist_classify", "model.hidden=8"), (1, 8, 1), (1, 8, 1), 1)
-    bench_workload(tiny, argparse.Namespace(**{**vars(args), "repeats": 1}), device, overrides)
+@dataclass(frozen=True)
+class SideSpec:
+    """What a side's process needs to build itself (picklable: it crosses a process boundary)."""
+
+    impl: str  # ours | reference
+    workload: Workload
+    overrides: tuple[str, ...]
+    threads: int
+    device: str
+    seed: int
+    batches: int
+    eval_n: int
+    total_steps: int
 
 
-def bench_workload(workload: Workload, args, device: torch.device, overrides: list[str]) -> list[dict]:
-    """Both sides of one workload; returns one result row per side."""
-    batches, eval_n, repeats = workload.quick if args.quick else workload.full
-    repeats = args.repeats or repeats
-    cfg = compose_config([*workload.overrides, *overrides])
-    total_steps = workload.warmup + batches * repeats + 10
-    n_classes = 10 if cfg.task.name == "classify" else 0
-    n_train = batches * int(cfg.trainer.batch_size)
-    x_train, y_train = synthetic(n_train, workload.seq_len, workload.features, n_classes, args.seed)
-    x_eval, y_eval = synthetic(eval_n, workload.seq_len, workload.features, n_classes, args.seed + 1)
-    sides: dict[str, Ours | Reference] = {}
-    memory: dict[str, dict] = {}
-    # Reference first: its small working set is then measured before ours has grown the heap.
-    for name in ("reference", "ours"):
+def _side_process(conn, spec: SideSpec) -> None:
+    """A side's own process: build, warm up, report memory, then time train/eval on command.
+
+    Each side runs in a process of its own, as it would for a user: process-wide settings
+    (allocator, threads) of one side cannot leak into the other, and peak memory is its own."""
+    try:
+        if spec.threads:
+            torch.set_num_threads(spec.threads)
+        from lstm_ae.trainer import resolve_device
+
+        device = resolve_device(spec.device)
+        w = spec.workload
+        cfg = compose_config([*w.overrides, *spec.overrides])
+        n_classes = 10 if cfg.task.name == "classify" else 0
+        x_train, y_train = synthetic(
+            spec.batches * int(cfg.trainer.batch_size), w.seq_len, w.features, n_classes, spec.seed
+        )
+        x_eval, y_eval = synthetic(spec.eval_n, w.seq_len, w.features, n_classes, spec.seed + 1)
         exact = reset_peak_rss()
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         rss0 = rss_mb()
-        if name == "ours":
-            side = Ours(cfg, workload, device, total_steps, args.seed)
+        if spec.impl == "ours":
+            side = Ours(cfg, w, device, spec.total_steps, spec.seed)
         else:
-            side = Reference(workload, cfg.model.hidden, cfg.model.layers, n_classes, device, args.seed)
+            side = Reference(w, int(cfg.model.hidden), int(cfg.model.layers), n_classes, device, spec.seed)
         # Warm-up: one-time kernel/primitive setup, and the memory peak of a step and an eval batch.
-        side.train(x_train, y_train, workload.warmup)
-        first = min(eval_n, side.eval_batch_size)
+        side.train(x_train, y_train, w.warmup)
+        first = min(spec.eval_n, side.eval_batch_size)
         side.evaluate(x_eval[:first], y_eval[:first] if y_eval is not None else None)
-        memory[name] = {"peak_rss_mb": peak_rss_mb(), "delta_rss_mb": peak_rss_mb() - rss0, "rss_exact": exact}
+        memory = {"peak_rss_mb": peak_rss_mb(), "delta_rss_mb": peak_rss_mb() - rss0, "rss_exact": exact}
         if device.type == "cuda":
-            memory[name]["gpu_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-        sides[name] = side
-    sides = {"ours": sides["ours"], "reference": sides["reference"]}
-    times: dict[str, dict[str, list[float]]] = {name: {"train": [], "eval": []} for name in sides}
-    for _ in range(repeats):  # interleaved, so drifting background load hits both sides alike
-        for name, side in sides.items():
-            times[name]["train"].append(_timed(side.train, x_train, y_train))
-            times[name]["eval"].append(_timed(side.evaluate, x_eval, y_eval))
-    ours = sides["ours"]
-    fwd = forward_flops(workload.seq_len, workload.features, ours.hidden, ours.layers, ours.n_classes)
+            memory["gpu_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        meta = {
+            "precision": side.precision,
+            "batch_size": side.batch_size,
+            "eval_batch_size": side.eval_batch_size,
+            "hidden": side.hidden,
+            "layers": side.layers,
+            "n_classes": side.n_classes,
+            "params": sum(p.numel() for p in side.model.parameters()),
+            "train_samples": x_train.shape[0],
+            "threads": torch.get_num_threads(),
+            "keep_freed_memory": _allocator_applied(),
+        }
+        conn.send(("ready", {**meta, **memory}))
+        while (command := conn.recv()) != "stop":
+            if command == "train":
+                conn.send(("ok", _timed(side.train, x_train, y_train)))
+            else:
+                conn.send(("ok", _timed(side.evaluate, x_eval, y_eval)))
+    except BaseException:  # report, then end: the parent raises with the child's traceback
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def _allocator_applied() -> bool:
+    from lstm_ae.allocator import is_applied
+
+    return is_applied()
+
+
+class SideProcess:
+    """The parent's handle on one side's process."""
+
+    def __init__(self, spec: SideSpec) -> None:
+        ctx = mp.get_context("spawn")
+        self.impl = spec.impl
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_side_process, args=(child, spec), name=f"bench-{spec.impl}", daemon=True)
+        self.proc.start()
+        child.close()
+
+    def _reply(self):
+        try:
+            status, payload = self.conn.recv()
+        except EOFError:
+            self.proc.join(5)
+            raise RuntimeError(f"{self.impl} benchmark process died (exit code {self.proc.exitcode})") from None
+        if status == "error":
+            raise RuntimeError(f"{self.impl} benchmark process failed:\n{payload}")
+        return payload
+
+    def ready(self) -> dict:
+        return self._reply()
+
+    def time(self, what: str) -> float:
+        self.conn.send(what)
+        return self._reply()
+
+    def close(self) -> None:
+        try:
+            self.conn.send("stop")
+        except (BrokenPipeError, OSError):
+            pass
+        self.proc.join(30)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+def bench_workload(workload: Workload, args, overrides: list[str]) -> list[dict]:
+    """Both sides of one workload, each in its own process; returns one result row per side."""
+    batches, eval_n, repeats = workload.quick if args.quick else workload.full
+    repeats = args.repeats or repeats
+    total_steps = workload.warmup + batches * repeats + 10
+    sides = {
+        impl: SideProcess(
+            SideSpec(
+                impl, workload, tuple(overrides), args.threads, args.device, args.seed, batches, eval_n, total_steps
+            )
+        )
+        for impl in ("ours", "reference")
+    }
+    try:
+        meta = {impl: side.ready() for impl, side in sides.items()}
+        times: dict[str, dict[str, list[float]]] = {impl: {"train": [], "eval": []} for impl in sides}
+        for _ in range(repeats):  # interleaved, so drifting background load hits both sides alike
+            for impl, side in sides.items():
+                times[impl]["train"].append(side.time("train"))
+                times[impl]["eval"].append(side.time("eval"))
+    finally:
+        for side in sides.values():
+            side.close()
+    ours = meta["ours"]
+    fwd = forward_flops(workload.seq_len, workload.features, ours["hidden"], ours["layers"], ours["n_classes"])
+    per_sample = train_flops(workload.seq_len, workload.features, ours["hidden"], ours["layers"], ours["n_classes"])
     rows = []
-    for name, side in sides.items():
-        n_params = sum(p.numel() for p in side.model.parameters())
+    for impl, m in meta.items():
+        n_train = m["train_samples"]
         rows.append(
             {
                 "workload": workload.name,
-                "impl": name,
+                "impl": impl,
                 "seq_len": workload.seq_len,
                 "features": workload.features,
-                "hidden": ours.hidden,
-                "layers": ours.layers,
-                "n_classes": ours.n_classes,
-                "params": n_params,
-                "precision": side.precision,
-                "batch_size": side.batch_size,
-                "eval_batch_size": side.eval_batch_size,
-                "train_samples": x_train.shape[0],
+                **{k: m[k] for k in ("hidden", "layers", "n_classes", "params", "precision", "batch_size")},
+                "eval_batch_size": m["eval_batch_size"],
+                "threads": m["threads"],
+                "keep_freed_memory": m["keep_freed_memory"],
+                "train_samples": n_train,
                 "eval_samples": eval_n,
                 "repeats": repeats,
-                "train_sps": stats([x_train.shape[0] / t for t in times[name]["train"]]),
-                "eval_sps": stats([eval_n / t for t in times[name]["eval"]]),
+                "train_sps": stats([n_train / t for t in times[impl]["train"]]),
+                "eval_sps": stats([eval_n / t for t in times[impl]["eval"]]),
                 "fwd_flops_per_sample": fwd["total"],
-                "train_flops_per_sample": train_flops(
-                    workload.seq_len, workload.features, ours.hidden, ours.layers, ours.n_classes
-                ),
-                "train_step_flops": train_step_flops(
-                    workload.seq_len, workload.features, ours.hidden, ours.layers, ours.n_classes, side.batch_size
-                ),
-                **memory[name],
+                "train_flops_per_sample": per_sample,
+                "train_step_flops": per_sample * m["batch_size"],
+                **{k: m[k] for k in ("peak_rss_mb", "delta_rss_mb", "rss_exact") if k in m},
+                **({"gpu_peak_mb": m["gpu_peak_mb"]} if "gpu_peak_mb" in m else {}),
             }
         )
     if rows[0]["params"] != rows[1]["params"]:
@@ -474,14 +556,15 @@ def mnist_root(arg: str | None) -> Path:
     return unpack_gz(SHARED_MNIST, DEFAULT_OUT / "mnist")
 
 
-def _tta_ours(cfg, target: float, threads: int) -> tuple[dict, object]:
+def _tta_ours(cfg, target: float, threads: int) -> dict:
     from lstm_ae.app import prepare
     from lstm_ae.trainer import Trainer, evaluate
 
+    if threads:
+        torch.set_num_threads(threads)
     t_load = time.perf_counter()
-    prep = prepare(cfg)  # loads the real MNIST files, seeds, builds the preset's model
+    prep = prepare(cfg)  # loads the real MNIST files, seeds, builds the preset's model, process settings
     load_s = time.perf_counter() - t_load
-    torch.set_num_threads(threads)
     tc = prep.trainer_cfg
     epochs: list[dict] = []
     clock = {"t0": 0.0, "paused": 0.0}
@@ -506,10 +589,20 @@ def _tta_ours(cfg, target: float, threads: int) -> tuple[dict, object]:
         "load_s": load_s,
         **_reached(epochs, target),
     }
-    return summary, prep.data
+    return summary
 
 
-def _tta_reference(data, hidden: int, device, target: float, max_epochs: int, max_time: float, seed: int) -> dict:
+def _tta_reference(cfg, threads: int, target: float, max_epochs: int, max_time: float, seed: int) -> dict:
+    from hydra.utils import instantiate
+
+    from lstm_ae.trainer import resolve_device
+
+    if threads:
+        torch.set_num_threads(threads)
+    t_load = time.perf_counter()
+    data = instantiate(cfg.dataset)  # the same real files and split as ours
+    load_s = time.perf_counter() - t_load
+    device, hidden = resolve_device(cfg.trainer.device), int(cfg.model.hidden)
     torch.manual_seed(seed)
     model = ref.CourseLSTMAutoencoder(data.input_size, hidden, data.n_classes).to(device)
     optimizer = ref.make_optimizer(model)
@@ -526,7 +619,19 @@ def _tta_reference(data, hidden: int, device, target: float, max_epochs: int, ma
         paused += time.perf_counter() - t_pause
         if acc >= target or epochs[-1]["time_s"] >= max_time:
             break
-    return {"impl": "reference", "precision": "fp32", "batch_size": ref.BATCH_SIZE, **_reached(epochs, target)}
+    return {
+        "impl": "reference",
+        "precision": "fp32",
+        "batch_size": ref.BATCH_SIZE,
+        "load_s": load_s,
+        **_reached(epochs, target),
+    }
+
+
+def _in_own_process(fn, *args):
+    """fn(*args) in a fresh process (see _side_process: process-wide settings stay per side)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
 
 
 def _reached(epochs: list[dict], target: float) -> dict:
@@ -542,18 +647,15 @@ def _reached(epochs: list[dict], target: float) -> dict:
 
 
 def time_to_accuracy(args, overrides: list[str]) -> dict:
-    """Ours: the mnist_classify preset through the real Trainer; reference: the course loop until the target."""
-    from lstm_ae.trainer import resolve_device
-
+    """Ours: the mnist_classify preset through the real Trainer; reference: the course loop until the target.
+    Each in its own process, each timing its own data load."""
     root = mnist_root(args.mnist_root)
     cfg = compose_config(["+experiment=mnist_classify", f"dataset.root={root}", "dataset.download=false", *overrides])
     print(f"\nTime to {args.tta_target:.1%} test accuracy, MNIST row classify preset (real data, {root})", flush=True)
-    ours, data = _tta_ours(cfg, args.tta_target, torch.get_num_threads())
-    device = resolve_device(args.device)
-    reference = _tta_reference(
-        data, int(cfg.model.hidden), device, args.tta_target, args.tta_max_epochs, args.tta_max_time, args.seed
+    ours = _in_own_process(_tta_ours, cfg, args.tta_target, args.threads)
+    reference = _in_own_process(
+        _tta_reference, cfg, args.threads, args.tta_target, args.tta_max_epochs, args.tta_max_time, args.seed
     )
-    reference["load_s"] = ours["load_s"]  # the same loaded tensors serve both sides
     for side in (ours, reference):
         side["wall_to_target_s"] = side["load_s"] + side["time_to_target_s"] if side["reached"] else None
     return {"target": args.tta_target, "mnist_root": str(root), "ours": ours, "reference": reference}
@@ -704,8 +806,6 @@ def run(args: argparse.Namespace) -> dict:
             "timings will be noisy and depressed. --threads 1 measures more stably on a shared machine.",
             flush=True,
         )
-    if names:
-        prewarm(args, device, overrides)
     n_peak = args.peak_n or (4096 if device.type == "cuda" else 2048)
 
     def measure_peaks() -> dict:
@@ -716,7 +816,7 @@ def run(args: argparse.Namespace) -> dict:
     rows: list[dict] = []
     for name in names:
         t0 = time.perf_counter()
-        rows += bench_workload(WORKLOADS[name], args, device, overrides)
+        rows += bench_workload(WORKLOADS[name], args, overrides)
         print(f"  {name}: {time.perf_counter() - t0:.1f} s", flush=True)
     if names:  # the peak again after the workloads; the better of the two counts
         peak_runs.append(measure_peaks())

@@ -61,6 +61,7 @@ class TrainerConfig:
     device: str = "auto"  # auto: CUDA when present, else CPU
     threads: int = 0  # CPU threads for this process; 0 = PyTorch's default
     precision: str = "fp32"  # fp32 | bf16 (autocast)
+    keep_freed_memory: bool = True  # glibc: reuse freed buffers instead of re-faulting pages (lstm_ae.allocator)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     log_every_s: float = 30.0  # progress line inside long epochs
     resume: bool = True  # continue from last.pt when the run folder has one

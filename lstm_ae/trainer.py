@@ -28,7 +28,7 @@ LAST_CKPT = "last.pt"
 
 
 class Diverged(RuntimeError):
-    """The loss became NaN or infinite."""
+    """The loss, the gradient or the update became NaN or infinite."""
 
 
 @dataclass
@@ -160,7 +160,8 @@ class Trainer:
         )
 
     # -- scheduler -------------------------------------------------------------------------
-    def _build_scheduler(self, steps_per_epoch: int) -> None:
+    def build_scheduler(self, steps_per_epoch: int) -> None:
+        """The configured scheduler, sized for self.epochs epochs of steps_per_epoch steps."""
         factory = self.scheduler_cfg.get("factory")
         if factory is None:
             return
@@ -215,11 +216,73 @@ class Trainer:
         log.info("resuming from %s after epoch %d", path, state["epoch"])
         return state
 
-    # -- the loop --------------------------------------------------------------------------
-    def fit(self, train: Split, val: Split) -> TrainOutcome:
+    # -- one step, one epoch -----------------------------------------------------------------
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict, float]:
+        """One optimizer step on a batch: (loss, loss parts, gradient norm before clipping).
+        Raises Diverged when the loss, the gradient norm or the update is no longer finite."""
+        with autocast_context(self.device, self.precision):
+            loss, parts = self.task.loss(self.model, x, y)
+        if not torch.isfinite(loss):
+            raise Diverged(f"loss became {float(loss.detach())}")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        max_norm = self.grad_clip if self.grad_clip else math.inf
+        norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
+        if not math.isfinite(norm):
+            raise Diverged(f"gradient norm became {norm}")
+        try:
+            self.optimizer.step()
+        except RuntimeError as exc:  # e.g. lr * grad overflows float32
+            if "overflow" not in str(exc):
+                raise
+            raise Diverged("optimizer step overflowed (learning rate too large?)") from None
+        self._scheduler_step("step")
+        return loss, parts, norm
+
+    def train_epoch(self, train: Split, epoch: int, max_steps: int | None = None) -> tuple[dict[str, float], float]:
+        """One shuffled pass over train (or its first max_steps batches), logging progress in long
+        epochs: (mean loss and parts per sample, mean gradient norm). Raises Diverged naming the step."""
+        self.model.train()
         n = len(train)
         steps_per_epoch = math.ceil(n / self.batch_size)
-        self._build_scheduler(steps_per_epoch)
+        perm = torch.randperm(n, generator=self.shuffle_gen)
+        sums: dict[str, float] = {}
+        grad_norm_sum, seen, steps = 0.0, 0, 0
+        t0 = last_log = time.perf_counter()
+        for step, start in enumerate(range(0, n, self.batch_size), 1):
+            if max_steps is not None and step > max_steps:
+                break
+            idx = perm[start : start + self.batch_size]
+            x = train.x[idx].to(self.device, non_blocking=True)
+            y = train.y[idx].to(self.device) if train.y is not None else None
+            try:
+                loss, parts, norm = self.train_step(x, y)
+            except Diverged as exc:
+                raise Diverged(f"{exc} at epoch {epoch}, step {step}") from None
+            weight = x.shape[0]
+            seen, steps = seen + weight, steps + 1
+            grad_norm_sum += norm
+            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * weight
+            for key, value in parts.items():
+                sums[key] = sums.get(key, 0.0) + float(value) * weight
+            now = time.perf_counter()
+            if now - last_log >= self.log_every_s:
+                last_log = now
+                eta = (now - t0) / step * (steps_per_epoch - step)
+                log.info(
+                    "epoch %d/%d step %d/%d loss %.5f (epoch ETA %s)",
+                    epoch,
+                    self.epochs,
+                    step,
+                    steps_per_epoch,
+                    sums["loss"] / seen,
+                    _fmt_time(eta),
+                )
+        return {k: v / max(1, seen) for k, v in sums.items()}, grad_norm_sum / max(1, steps)
+
+    # -- the loop --------------------------------------------------------------------------
+    def fit(self, train: Split, val: Split) -> TrainOutcome:
+        self.build_scheduler(math.ceil(len(train) / self.batch_size))
         history: list[dict] = []
         best, best_epoch, bad_epochs, start_epoch = None, None, 0, 1
         resumed = self._try_resume()
@@ -232,62 +295,13 @@ class Trainer:
         epoch = start_epoch - 1
         for epoch in range(start_epoch, self.epochs + 1):
             t0 = time.perf_counter()
-            self.model.train()
-            perm = torch.randperm(n, generator=self.shuffle_gen)
-            sums: dict[str, float] = {}
-            grad_norms: list[float] = []
-            last_log = t0
-            for step, start in enumerate(range(0, n, self.batch_size), 1):
-                idx = perm[start : start + self.batch_size]
-                x = train.x[idx].to(self.device, non_blocking=True)
-                y = train.y[idx].to(self.device) if train.y is not None else None
-                with autocast_context(self.device, self.precision):
-                    loss, parts = self.task.loss(self.model, x, y)
-                if not torch.isfinite(loss):
-                    reason = f"loss became {float(loss.detach())} at epoch {epoch}, step {step}"
-                    log.error("diverged: %s", reason)
-                    status = "diverged"
-                    break
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                max_norm = self.grad_clip if self.grad_clip else math.inf
-                norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
-                if not math.isfinite(norm):
-                    reason = f"gradient norm became {norm} at epoch {epoch}, step {step}"
-                    log.error("diverged: %s", reason)
-                    status = "diverged"
-                    break
-                grad_norms.append(norm)
-                try:
-                    self.optimizer.step()
-                except RuntimeError as exc:  # e.g. lr * grad overflows float32
-                    if "overflow" not in str(exc):
-                        raise
-                    reason = f"optimizer step overflowed at epoch {epoch}, step {step} (learning rate too large?)"
-                    log.error("diverged: %s", reason)
-                    status = "diverged"
-                    break
-                self._scheduler_step("step")
-                weight = x.shape[0]
-                sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * weight
-                for key, value in parts.items():
-                    sums[key] = sums.get(key, 0.0) + float(value) * weight
-                now = time.perf_counter()
-                if now - last_log >= self.log_every_s:
-                    last_log = now
-                    eta = (now - t0) / step * (steps_per_epoch - step)
-                    log.info(
-                        "epoch %d/%d step %d/%d loss %.5f (epoch ETA %s)",
-                        epoch,
-                        self.epochs,
-                        step,
-                        steps_per_epoch,
-                        sums["loss"] / (start + weight),
-                        _fmt_time(eta),
-                    )
-            if status == "diverged":
+            try:
+                means, grad_norm = self.train_epoch(train, epoch)
+            except Diverged as exc:
+                status, reason = "diverged", str(exc)
+                log.error("diverged: %s", reason)
                 break
-            train_metrics = {f"train_{k}": v / n for k, v in sums.items()}
+            train_metrics = {f"train_{k}": v for k, v in means.items()}
             val_metrics = {
                 f"val_{k}": v
                 for k, v in evaluate(
@@ -306,7 +320,7 @@ class Trainer:
                 **train_metrics,
                 **val_metrics,
                 "lr": self.optimizer.param_groups[0]["lr"],
-                "grad_norm": sum(grad_norms) / max(1, len(grad_norms)),
+                "grad_norm": grad_norm,
                 "epoch_time_s": epoch_time,
             }
             history.append(row)
