@@ -75,7 +75,7 @@ SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 DEFAULT_OUT = Path("bench_results")
 LOAD_NOTE = (
     "Shared machine: absolute numbers are depressed by whatever else runs (see load average); "
-    "ours and reference run interleaved in the same process, so their ratios stay comparable."
+    "ours and reference run interleaved (each in its own process), so their ratios stay comparable."
 )
 
 
