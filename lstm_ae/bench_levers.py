@@ -19,6 +19,7 @@ import time
 import torch
 from torch import nn
 
+from lstm_ae.allocator import keep_freed_memory
 from lstm_ae.model import LSTMAutoencoder
 from lstm_ae.tasks import ClassifyTask
 
@@ -131,10 +132,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (batch)")
     p.add_argument("--repeats", type=int, default=20, help="timed steps per measurement")
     p.add_argument("--compile", action="store_true", help="also time the torch.compile'd loop (decoder; ~40 s)")
+    p.add_argument("--no-keep-freed-memory", action="store_true", help="leave glibc's allocator as it is")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+    kept = not args.no_keep_freed_memory and keep_freed_memory()  # as runs do (trainer.keep_freed_memory)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), keep_freed_memory={kept}")
     {"decoder": bench_decoder, "batch": bench_batch, "profile": bench_profile}[args.what](args)
 
 

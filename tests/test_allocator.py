@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from conftest import run_cli
+
 PROBE = """
 import resource, sys
 import torch
@@ -40,3 +42,19 @@ def test_keep_freed_memory_stops_refaulting_a_freed_workspace():
     pages = 64 * 2**20 / 4096
     assert faults_per_alloc("default") > 0.9 * pages
     assert faults_per_alloc("keep") < 0.02 * pages
+
+
+@pytest.mark.parametrize("setting, logged", [(None, "keep_freed_memory=True"), ("false", "keep_freed_memory=False")])
+def test_runs_apply_the_setting_unless_turned_off(tmp_path, setting, logged):
+    """On by default in every run (the log says so), off with trainer.keep_freed_memory=false."""
+    override = [f"trainer.keep_freed_memory={setting}"] if setting else []
+    proc = run_cli(
+        "dataset=toy", "dataset.size=300", "model.hidden=4", "trainer.epochs=1", *override,
+        f"hydra.run.dir={tmp_path}/run", cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    log_text = (tmp_path / "run" / "run.log").read_text()
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert logged in log_text
+    else:  # nothing to turn on elsewhere
+        assert "keep_freed_memory=False" in log_text
