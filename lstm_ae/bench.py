@@ -481,7 +481,8 @@ class SideProcess:
     def ready(self) -> dict:
         return self._reply()
 
-    def time(self, what: str) -> float:
+    def time(self, what: str):
+        """ "train": (seconds, page faults) of one training pass; "eval": seconds of one evaluation."""
         self.conn.send(what)
         return self._reply()
 
@@ -544,7 +545,9 @@ def bench_workload(workload: Workload, args, overrides: list[str]) -> list[dict]
                 "eval_sps": stats([eval_n / t for t in times[impl]["eval"]]),
                 "fwd_flops_per_sample": fwd["total"],
                 "train_flops_per_sample": per_sample,
-                "train_step_flops": per_sample * m["batch_size"],
+                "train_step_flops": train_step_flops(
+                    workload.seq_len, workload.features, m["hidden"], m["layers"], m["n_classes"], m["batch_size"]
+                ),
                 "page_faults_per_step": statistics.median(faults[impl]) / math.ceil(n_train / m["batch_size"]),
                 **{k: m[k] for k in ("peak_rss_mb", "delta_rss_mb", "rss_exact") if k in m},
                 **({"gpu_peak_mb": m["gpu_peak_mb"]} if "gpu_peak_mb" in m else {}),
