@@ -26,12 +26,17 @@ M_MMAP_MAX = -4
 _applied = False
 
 
+def supported() -> bool:
+    """Whether this process's C library is glibc, whose mallopt settings these are."""
+    return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+
 def keep_freed_memory() -> bool:
     """Turn off mmap-backed allocations and heap trimming; True when in effect."""
     global _applied
     if _applied:
         return True
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    if not supported():
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

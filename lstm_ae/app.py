@@ -187,19 +187,29 @@ class Prepared:
     n_params: int
 
 
-def prepare(cfg: DictConfig) -> Prepared:
-    """Validate the config, load the data, build the model; raise ConfigError/DataError on bad input."""
-    model_cfg, trainer_cfg = validate(cfg)
-    task: Task = _instantiate(cfg.task)
-    optimizer_factory = _instantiate(cfg.optimizer)
-    scheduler_cfg = None
-    if cfg.get("scheduler") and cfg.scheduler.get("factory"):
-        scheduler_cfg = {**OmegaConf.to_container(cfg.scheduler), "factory": _instantiate(cfg.scheduler.factory)}
+def scheduler_config(cfg: DictConfig) -> dict | None:
+    """The scheduler section with its factory instantiated, as Trainer takes it; None without one."""
+    if not (cfg.get("scheduler") and cfg.scheduler.get("factory")):
+        return None
+    return {**OmegaConf.to_container(cfg.scheduler), "factory": _instantiate(cfg.scheduler.factory)}
+
+
+def apply_process_settings(trainer_cfg: TrainerConfig) -> None:
+    """Process-wide settings of a run: CPU threads and the allocator (lstm_ae.allocator)."""
     threads = trainer_cfg.threads or threads_per_trial()
     if threads:
         torch.set_num_threads(threads)
     if trainer_cfg.keep_freed_memory:
         keep_freed_memory()
+
+
+def prepare(cfg: DictConfig) -> Prepared:
+    """Validate the config, load the data, build the model; raise ConfigError/DataError on bad input."""
+    model_cfg, trainer_cfg = validate(cfg)
+    task: Task = _instantiate(cfg.task)
+    optimizer_factory = _instantiate(cfg.optimizer)
+    scheduler_cfg = scheduler_config(cfg)
+    apply_process_settings(trainer_cfg)
     device = resolve_device(trainer_cfg.device)
     seed_everything(trainer_cfg.seed)
     data: SequenceData = _instantiate(cfg.dataset)

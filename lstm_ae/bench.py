@@ -65,8 +65,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 
+from lstm_ae import allocator
 from lstm_ae import bench_reference as ref
 
 REPO = Path(__file__).resolve().parent.parent
@@ -272,27 +272,21 @@ class Ours:
     def __init__(self, cfg, workload: Workload, device: torch.device, total_steps: int, seed: int) -> None:
         from hydra.utils import instantiate
 
-        from lstm_ae.allocator import keep_freed_memory
-        from lstm_ae.app import build_model
+        from lstm_ae.app import apply_process_settings, build_model, scheduler_config
         from lstm_ae.config import validate
         from lstm_ae.data.base import SequenceData, Split
         from lstm_ae.trainer import Trainer
 
         model_cfg, tc = validate(cfg)
-        if tc.keep_freed_memory:
-            keep_freed_memory()
+        apply_process_settings(tc)  # as a run does (threads stay as set when trainer.threads=0)
         task = instantiate(cfg.task)
         n_classes = 10 if task.name == "classify" else 0
         x, y = synthetic(2, workload.seq_len, workload.features, n_classes, seed)
         shape_only = SequenceData(workload.name, Split(x, y), Split(x, y), Split(x, y), n_classes=n_classes)
         torch.manual_seed(seed)
         model = build_model(model_cfg, shape_only, task)
-        sched = cfg.get("scheduler")
-        scheduler_cfg = None
-        if sched and sched.get("factory"):
-            scheduler_cfg = {**OmegaConf.to_container(sched), "factory": instantiate(sched.factory)}
         self.trainer = Trainer.from_config(
-            model, task, instantiate(cfg.optimizer), scheduler_cfg, Path(tempfile.gettempdir()), tc, seed=seed
+            model, task, instantiate(cfg.optimizer), scheduler_config(cfg), Path(tempfile.gettempdir()), tc, seed=seed
         )
         self.trainer.build_scheduler(total_steps)
         self.model, self.task = self.trainer.model, task
@@ -435,7 +429,7 @@ def _side_process(conn, spec: SideSpec) -> None:
             "params": sum(p.numel() for p in side.model.parameters()),
             "train_samples": x_train.shape[0],
             "threads": torch.get_num_threads(),
-            "keep_freed_memory": _allocator_applied(),
+            "keep_freed_memory": allocator.is_applied(),
         }
         conn.send(("ready", {**meta, **memory}))
         while (command := conn.recv()) != "stop":
@@ -449,12 +443,6 @@ def _side_process(conn, spec: SideSpec) -> None:
         conn.send(("error", traceback.format_exc()))
     finally:
         conn.close()
-
-
-def _allocator_applied() -> bool:
-    from lstm_ae.allocator import is_applied
-
-    return is_applied()
 
 
 class SideProcess:

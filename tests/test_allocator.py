@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import platform
 import subprocess
 import sys
 
 import pytest
 
 from conftest import run_cli
+from lstm_ae import allocator
 
 PROBE = """
 import resource, sys
@@ -28,9 +28,7 @@ print((faults() - before) / 10)
 """
 
 
-@pytest.mark.skipif(
-    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="the setting is glibc's (mallopt)"
-)
+@pytest.mark.skipif(not allocator.supported(), reason="the setting is glibc's (mallopt)")
 def test_keep_freed_memory_stops_refaulting_a_freed_workspace():
     """A 64 MiB buffer allocated and freed ten times: by default glibc mmaps and unmaps it each time,
     so every one of its 16,384 pages faults again; with the setting the freed block is reused."""
@@ -54,7 +52,7 @@ def test_runs_apply_the_setting_unless_turned_off(tmp_path, setting, logged):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     log_text = (tmp_path / "run" / "run.log").read_text()
-    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+    if allocator.supported():
         assert logged in log_text
     else:  # nothing to turn on elsewhere
         assert "keep_freed_memory=False" in log_text
