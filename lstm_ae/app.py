@@ -24,7 +24,7 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from lstm_ae import plots
+from lstm_ae import plots, recurrence
 from lstm_ae.allocator import is_applied, keep_freed_memory
 from lstm_ae.artifacts import load_checkpoint, write_json
 from lstm_ae.config import ModelConfig, TrainerConfig, validate
@@ -74,6 +74,7 @@ def build_model(cfg_model, data: SequenceData, task: Task) -> LSTMAutoencoder:
         layers=cfg_model.layers,
         dropout=cfg_model.dropout,
         chrono_init=data.seq_len if cfg_model.chrono_init else 0,
+        fold_decoder_input=cfg_model.fold_decoder_input,
         **task.model_heads(data.n_classes),
     )
 
@@ -216,8 +217,9 @@ def prepare(cfg: DictConfig) -> Prepared:
     task.check_data(data)
     model = build_model(model_cfg, data, task)
     n_params = sum(p.numel() for p in model.parameters())
+    folded = model_cfg.fold_decoder_input and recurrence.available(device)  # builds the kernel now, not mid-run
     log.info(
-        "dataset=%s train/val/test=%d/%d/%d, T=%d, features=%d | model hidden=%d layers=%d params=%d | "
+        "dataset=%s train/val/test=%d/%d/%d, T=%d, features=%d | model hidden=%d layers=%d params=%d decoder=%s | "
         "task=%s | device=%s threads=%d precision=%s keep_freed_memory=%s",
         data.name,
         len(data.train),
@@ -228,6 +230,7 @@ def prepare(cfg: DictConfig) -> Prepared:
         model_cfg.hidden,
         model_cfg.layers,
         n_params,
+        "folded" if folded else "nn.LSTM",
         task.name,
         device,
         torch.get_num_threads(),

@@ -30,6 +30,7 @@ class ModelConfig:
     dropout: float = 0.0
     input_size: int | None = None  # None: follow the dataset
     chrono_init: bool = False  # chrono gate-bias init (Tallec & Ollivier 2018), T_max = sequence length
+    fold_decoder_input: bool = True  # decoder computes W_ih z once (C++ kernel, CPU); false: plain nn.LSTM
 
     def __post_init__(self) -> None:
         _require(self.hidden > 0, f"model.hidden must be a positive integer, got {self.hidden}")

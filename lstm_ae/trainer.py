@@ -71,6 +71,11 @@ def evaluate(model, task: Task, split: Split, device, precision: str, batch_size
     return {key: value / n for key, value in totals.items()}
 
 
+def _all_finite(tensors: list[torch.Tensor]) -> bool:
+    """One reduction over all tensors (a norm is inf or nan when any element is)."""
+    return bool(torch.stack(torch._foreach_norm(tensors)).isfinite().all())
+
+
 def _fmt_time(seconds: float) -> str:
     seconds = max(0, int(seconds))
     h, rem = divmod(seconds, 3600)
@@ -105,7 +110,8 @@ class Trainer:
     ) -> None:
         self.model = model.to(device)
         self.task = task
-        self.optimizer = optimizer_factory(self.model.parameters())
+        self.params = list(self.model.parameters())
+        self.optimizer = optimizer_factory(self.params)
         self.scheduler_cfg = scheduler_cfg or {}
         self.run_dir = Path(run_dir)
         self.epochs = epochs
@@ -227,15 +233,17 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         max_norm = self.grad_clip if self.grad_clip else math.inf
-        norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
+        norm = float(torch.nn.utils.clip_grad_norm_(self.params, max_norm))
         if not math.isfinite(norm):
             raise Diverged(f"gradient norm became {norm}")
         try:
             self.optimizer.step()
-        except RuntimeError as exc:  # e.g. lr * grad overflows float32
+        except RuntimeError as exc:  # e.g. a for-each optimizer finds lr * grad overflowing float32
             if "overflow" not in str(exc):
                 raise
             raise Diverged("optimizer step overflowed (learning rate too large?)") from None
+        if not _all_finite(self.params):  # fused optimizers write an overflowing update instead (~50 µs)
+            raise Diverged("optimizer step overflowed: the weights are no longer finite (learning rate too large?)")
         self._scheduler_step("step")
         return loss, parts, norm
 

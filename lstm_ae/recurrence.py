@@ -1,0 +1,148 @@
+"""LSTM layers whose input projection is done outside the time loop, with a C++ recurrence kernel.
+
+The decoder of the study is fed the same z at every step, so its input projection W_ih z is
+one (B, 4H) product instead of T of them; oneDNN's fused nn.LSTM cannot know that. This module
+computes the projection with ordinary autograd ops (one large product for a sequence input, one
+small one for a constant input) and runs the recurrence in a small C++ kernel
+(`csrc/lstm_recurrence.cpp`, compiled on first use and cached by PyTorch). The weights stay the
+parameters of the `nn.LSTM` modules, so checkpoints are the same either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import platform
+import threading
+from pathlib import Path
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+_SOURCE = Path(__file__).parent / "csrc" / "lstm_recurrence.cpp"
+_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp"]
+_lock = threading.Lock()
+_state: dict[str, str | None] = {}
+
+
+def _cpu_tag() -> str:
+    """Short hash of this CPU's model and features: the build uses -march=native, so a cache shared
+    between different machines (a cluster's home directory) must not hand one CPU another's build."""
+    ident = platform.machine()
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        ident += "".join(sorted({ln for ln in lines if ln.startswith(("model name", "flags"))}))
+    except OSError:
+        ident += platform.processor()
+    return hashlib.sha1(ident.encode()).hexdigest()[:8]
+
+
+def load_kernel() -> str | None:
+    """Compiles (first use on a machine: ~15 s, then cached by PyTorch under TORCH_EXTENSIONS_DIR)
+    and loads the kernel. Returns None when it is available, else one line saying why not."""
+    with _lock:
+        if "error" not in _state:
+            _state["error"] = _build()
+        return _state["error"]
+
+
+def _build() -> str | None:
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # "no CUDA runtime": irrelevant
+    try:
+        from torch.utils.cpp_extension import load
+
+        load(
+            name=f"lstm_ae_recurrence_{_cpu_tag()}",
+            sources=[str(_SOURCE)],
+            extra_cflags=_FLAGS,
+            extra_ldflags=["-fopenmp"],
+            is_python_module=False,
+            verbose=os.environ.get("LSTM_AE_VERBOSE_BUILD") == "1",
+        )
+        return None
+    except Exception as exc:  # no compiler, no headers, a build error
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        return f"LSTM recurrence kernel unavailable ({first[:200]}); set LSTM_AE_VERBOSE_BUILD=1 to see the build"
+
+
+def available(device: torch.device) -> bool:
+    """Whether the kernel can run on this device (CPU only), warning once when it cannot be built."""
+    if device.type != "cpu":
+        return False
+    error = load_kernel()
+    if error and not _state.get("warned"):
+        _state["warned"] = "yes"
+        log.warning("%s: the decoder runs as a plain nn.LSTM", error)
+    return error is None
+
+
+def _product_dtype(device: torch.device) -> torch.dtype:
+    """The dtype the small products run in: bf16 under bf16 autocast, else fp32 (the kernel's two)."""
+    if torch.is_autocast_enabled(device.type) and torch.get_autocast_dtype(device.type) == torch.bfloat16:
+        return torch.bfloat16
+    return torch.float32
+
+
+class _Recurrence(torch.autograd.Function):
+    """h_t, c_t from gx_t + W_hh h_{t-1}, zero initial state; gx (T, B, 4H) per step or (B, 4H) the
+    same at every step. Returns hs (T + 1, B, H) in the product dtype (hs[0] = 0) and c_T."""
+
+    @staticmethod
+    def forward(ctx, gx, w_hh, steps: int, product_dtype: torch.dtype, save: bool):
+        w = w_hh.detach().to(product_dtype)
+        c0 = gx.new_zeros(gx.shape[-2], w_hh.shape[1])
+        hs, c_last, acts, cs = torch.ops.lstm_ae.lstm_recurrence_forward(gx, w, c0, steps, save)
+        if save:
+            ctx.save_for_backward(w, c0, acts, cs, hs)
+        ctx.constant = gx.dim() == 2
+        ctx.w_dtype = w_hh.dtype
+        return hs, c_last
+
+    @staticmethod
+    def backward(ctx, grad_hs, grad_c):
+        w, c0, acts, cs, hs = ctx.saved_tensors
+        grad_steps = grad_hs[1:] if grad_hs is not None else None  # hs[0] is the constant initial state
+        dgx, dw, _ = torch.ops.lstm_ae.lstm_recurrence_backward(grad_steps, grad_c, w, c0, acts, cs, hs, ctx.constant)
+        return dgx, dw.to(ctx.w_dtype), None, None, None
+
+
+def lstm_layer(
+    x: torch.Tensor,
+    w_ih: torch.Tensor,
+    w_hh: torch.Tensor,
+    b_ih: torch.Tensor,
+    b_hh: torch.Tensor,
+    steps: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One LSTM layer, zero initial state. x: (B, T, F) a sequence, or (B, F) fed at each of `steps`
+    steps. Returns outputs (B, T, H) and the last (h, c), like nn.LSTM with batch_first=True; under
+    autocast the outputs are in its dtype, as nn.LSTM's are."""
+    if x.dim() == 3:
+        steps = x.shape[1]
+        gx = nn.functional.linear(x.transpose(0, 1), w_ih, b_ih + b_hh)  # (T, B, 4H): one large product
+    else:
+        gx = nn.functional.linear(x, w_ih, b_ih + b_hh)  # (B, 4H): once, not at every step
+    product_dtype = _product_dtype(x.device)
+    save = torch.is_grad_enabled() and (gx.requires_grad or w_hh.requires_grad)  # not when evaluating
+    with torch.autocast(x.device.type, enabled=False):
+        hs, c_last = _Recurrence.apply(gx.float().contiguous(), w_hh, steps, product_dtype, save)
+    return hs[1:].transpose(0, 1), hs[-1], c_last
+
+
+def lstm(module: nn.LSTM, x: torch.Tensor, steps: int | None = None) -> tuple:
+    """Runs an nn.LSTM (batch_first, unidirectional, no projections) through lstm_layer, layer by layer,
+    with its own weights and its dropout between layers. Returns (out, (h_n, c_n)) like the module."""
+    h_n, c_n = [], []
+    out = x
+    for layer in range(module.num_layers):
+        if layer > 0 and module.dropout > 0 and module.training:
+            out = nn.functional.dropout(out, module.dropout, training=True)
+        weights = [getattr(module, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        out, h, c = lstm_layer(out, *weights, steps=steps if layer == 0 else None)
+        h_n.append(h)
+        c_n.append(c)
+    return out, (torch.stack(h_n), torch.stack(c_n))
