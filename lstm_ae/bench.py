@@ -30,7 +30,10 @@ FLOP count (matmul FLOPs only; one multiply-add = 2 FLOPs), per sample:
   W_ih x_t + W_hh h_{t-1} with W_ih (4H x F_in), W_hh (4H x H): 2 * 4H * (F_in + H) FLOPs,
   so T * 8H(F_in + H) per layer (stacked layers: F_in = H above the first).
   Encoder: T * 8H(F + H).  Decoder (fed z, size H, at every step, as nn.LSTM computes it):
-  T * 8H(H + H) = T * 16 H^2.  Output Linear H->F at every step: T * 2HF.
+  T * 8H(H + H) = T * 16 H^2; folded (model.fold_decoder_input, ours on CPU), W_ih z is computed
+  once: 8H^2 + T * 8H^2. Each side is credited with the FLOPs it executes, so its fraction of
+  peak is honest; samples/s (and so the ratio) counts the same work on both sides.
+  Output Linear H->F at every step: T * 2HF.
   Classifier Linear H->C on z: 2HC.
   Forward = sum of these. Backward = 2 x forward (for every matmul one for the gradient
   w.r.t. its input and one w.r.t. its weight, each the forward's size) minus the input
@@ -66,7 +69,7 @@ from pathlib import Path
 
 import torch
 
-from lstm_ae import allocator
+from lstm_ae import allocator, recurrence
 from lstm_ae import bench_reference as ref
 
 REPO = Path(__file__).resolve().parent.parent
@@ -80,20 +83,24 @@ LOAD_NOTE = (
 
 
 # -- FLOPs -----------------------------------------------------------------------------------
-def lstm_flops(seq_len: int, input_size: int, hidden: int, layers: int = 1) -> int:
-    """Matmul FLOPs of one nn.LSTM forward pass over one sequence."""
+def lstm_flops(seq_len: int, input_size: int, hidden: int, layers: int = 1, constant_input: bool = False) -> int:
+    """Matmul FLOPs of one LSTM forward pass over one sequence. constant_input: the first layer's
+    input is the same at every step and projected once (the folded decoder)."""
     total = 0
     for layer in range(layers):
         f_in = input_size if layer == 0 else hidden
-        total += seq_len * 2 * 4 * hidden * (f_in + hidden)
+        projections = 1 if (constant_input and layer == 0) else seq_len
+        total += 2 * 4 * hidden * (projections * f_in + seq_len * hidden)
     return total
 
 
-def forward_flops(seq_len: int, features: int, hidden: int, layers: int = 1, n_classes: int = 0) -> dict[str, int]:
+def forward_flops(
+    seq_len: int, features: int, hidden: int, layers: int = 1, n_classes: int = 0, folded: bool = False
+) -> dict[str, int]:
     """Matmul FLOPs of one LSTMAutoencoder forward pass per sample, by part (see module doc)."""
     parts = {
         "encoder": lstm_flops(seq_len, features, hidden, layers),
-        "decoder": lstm_flops(seq_len, hidden, hidden, layers),
+        "decoder": lstm_flops(seq_len, hidden, hidden, layers, constant_input=folded),
         "output": seq_len * 2 * hidden * features,
         "classifier": 2 * hidden * n_classes,
     }
@@ -101,16 +108,16 @@ def forward_flops(seq_len: int, features: int, hidden: int, layers: int = 1, n_c
     return parts
 
 
-def train_flops(seq_len, features, hidden, layers=1, n_classes=0) -> int:
+def train_flops(seq_len, features, hidden, layers=1, n_classes=0, folded=False) -> int:
     """FLOPs of forward + backward per sample (see module doc)."""
-    fwd = forward_flops(seq_len, features, hidden, layers, n_classes)["total"]
+    fwd = forward_flops(seq_len, features, hidden, layers, n_classes, folded)["total"]
     unneeded = seq_len * 8 * hidden * features + 2 * layers * 8 * hidden * hidden
     return 3 * fwd - unneeded
 
 
-def train_step_flops(seq_len, features, hidden, layers=1, n_classes=0, batch_size=1) -> int:
+def train_step_flops(seq_len, features, hidden, layers=1, n_classes=0, batch_size=1, folded=False) -> int:
     """FLOPs of one training step (forward + backward) on a batch."""
-    return train_flops(seq_len, features, hidden, layers, n_classes) * batch_size
+    return train_flops(seq_len, features, hidden, layers, n_classes, folded) * batch_size
 
 
 # -- machine, memory, timing -----------------------------------------------------------------
@@ -430,6 +437,7 @@ def _side_process(conn, spec: SideSpec) -> None:
             "train_samples": x_train.shape[0],
             "threads": torch.get_num_threads(),
             "keep_freed_memory": allocator.is_applied(),
+            "folded_decoder": spec.impl == "ours" and side.model.fold_decoder_input and recurrence.available(device),
         }
         conn.send(("ready", {**meta, **memory}))
         while (command := conn.recv()) != "stop":
@@ -510,12 +518,10 @@ def bench_workload(workload: Workload, args, overrides: list[str]) -> list[dict]
     finally:
         for side in sides.values():
             side.close()
-    ours = meta["ours"]
-    fwd = forward_flops(workload.seq_len, workload.features, ours["hidden"], ours["layers"], ours["n_classes"])
-    per_sample = train_flops(workload.seq_len, workload.features, ours["hidden"], ours["layers"], ours["n_classes"])
     rows = []
     for impl, m in meta.items():
         n_train = m["train_samples"]
+        shape = (workload.seq_len, workload.features, m["hidden"], m["layers"], m["n_classes"])
         rows.append(
             {
                 "workload": workload.name,
@@ -531,11 +537,10 @@ def bench_workload(workload: Workload, args, overrides: list[str]) -> list[dict]
                 "repeats": repeats,
                 "train_sps": stats([n_train / t for t in times[impl]["train"]]),
                 "eval_sps": stats([eval_n / t for t in times[impl]["eval"]]),
-                "fwd_flops_per_sample": fwd["total"],
-                "train_flops_per_sample": per_sample,
-                "train_step_flops": train_step_flops(
-                    workload.seq_len, workload.features, m["hidden"], m["layers"], m["n_classes"], m["batch_size"]
-                ),
+                "folded_decoder": m["folded_decoder"],
+                "fwd_flops_per_sample": forward_flops(*shape, folded=m["folded_decoder"])["total"],
+                "train_flops_per_sample": train_flops(*shape, folded=m["folded_decoder"]),
+                "train_step_flops": train_step_flops(*shape, batch_size=m["batch_size"], folded=m["folded_decoder"]),
                 "page_faults_per_step": statistics.median(faults[impl]) / math.ceil(n_train / m["batch_size"]),
                 **{k: m[k] for k in ("peak_rss_mb", "delta_rss_mb", "rss_exact") if k in m},
                 **({"gpu_peak_mb": m["gpu_peak_mb"]} if "gpu_peak_mb" in m else {}),

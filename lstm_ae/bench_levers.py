@@ -1,7 +1,8 @@
 """Micro-benchmarks behind the README's "what was tried" list: python -m lstm_ae.bench_levers WHAT
 
-  decoder  the decoder fed z at every step: oneDNN's fused nn.LSTM against a hand-written loop that
-           computes W_ih z once (eager, and with --compile also torch.compile'd), forward + backward
+  decoder  the decoder fed z at every step: oneDNN's fused nn.LSTM against computing W_ih z once, with
+           the C++ recurrence kernel (lstm_ae.recurrence, what model.fold_decoder_input runs) and with a
+           hand-written loop (eager, and with --compile also torch.compile'd), forward + backward
   batch    MNIST-row training steps of LSTMAutoencoder + ClassifyTask per batch size and precision,
            interleaved round by round so that drifting load hits every setting alike
   profile  torch.profiler table of MNIST-row training steps (where a step's time goes)
@@ -19,6 +20,7 @@ import time
 import torch
 from torch import nn
 
+from lstm_ae import recurrence
 from lstm_ae.allocator import keep_freed_memory
 from lstm_ae.model import LSTMAutoencoder
 from lstm_ae.tasks import ClassifyTask
@@ -59,6 +61,8 @@ def bench_decoder(args) -> None:
         "fused nn.LSTM": lambda: decoder(z.unsqueeze(1).expand(-1, steps, -1))[0],
         "folded loop, eager": lambda: folded_decoder(z, *weights, steps),
     }
+    if recurrence.available(torch.device("cpu")):
+        variants["folded, C++ kernel"] = lambda: recurrence.lstm(decoder, z, steps=steps)[0]
     if args.compile:
         compiled = torch.compile(folded_decoder)  # Dynamo does not trace nn.LSTM itself
         t0 = time.perf_counter()
@@ -66,8 +70,9 @@ def bench_decoder(args) -> None:
         print(f"torch.compile of the folded loop: {time.perf_counter() - t0:.1f} s")
         variants["folded loop, compiled"] = lambda: compiled(z, *weights, steps)
     with torch.no_grad():
-        diff = (variants["fused nn.LSTM"]() - variants["folded loop, eager"]()).abs().max().item()
-    print(f"max |fused - folded| (fp32): {diff:.1e}")
+        for name in [v for v in variants if v.startswith("folded")]:
+            diff = (variants["fused nn.LSTM"]() - variants[name]()).abs().max().item()
+            print(f"max |fused nn.LSTM - {name}| (fp32): {diff:.1e}")
     for precision in ("fp32", "bf16"):
         for name, forward in variants.items():
 

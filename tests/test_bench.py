@@ -14,8 +14,9 @@ from lstm_ae import bench
 from lstm_ae.model import LSTMAutoencoder
 
 
-def _unrolled(model: LSTMAutoencoder, x: torch.Tensor):
-    """The model's forward pass step by step with lstm_cell, so FlopCounterMode sees every matmul."""
+def _unrolled(model: LSTMAutoencoder, x: torch.Tensor, folded: bool = False):
+    """The model's forward pass step by step with lstm_cell, so FlopCounterMode sees every matmul.
+    folded: the decoder's input projection W_ih z computed once, as the folded decoder does."""
 
     def run(lstm, inputs):
         h = c = inputs.new_zeros(inputs.shape[0], lstm.hidden_size)
@@ -27,8 +28,22 @@ def _unrolled(model: LSTMAutoencoder, x: torch.Tensor):
             outs.append(h)
         return torch.stack(outs, 1), h
 
+    def run_folded(lstm, z, steps):
+        gx = F.linear(z, lstm.weight_ih_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0)
+        h = c = z.new_zeros(z.shape[0], lstm.hidden_size)
+        outs = []
+        for _ in range(steps):
+            i, f, g, o = (gx + F.linear(h, lstm.weight_hh_l0)).chunk(4, 1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            outs.append(h)
+        return torch.stack(outs, 1)
+
     _, z = run(model.encoder, x)
-    dec, _ = run(model.decoder, z.unsqueeze(1).expand(-1, x.shape[1], -1))
+    if folded:
+        dec = run_folded(model.decoder, z, x.shape[1])
+    else:
+        dec, _ = run(model.decoder, z.unsqueeze(1).expand(-1, x.shape[1], -1))
     return torch.sigmoid(model.output(dec)), model.classifier(z)
 
 
@@ -60,6 +75,25 @@ def test_flop_count_matches_hand_count_and_flop_counter():
         recon, logits = _unrolled(model, x)
         (F.mse_loss(recon, x) + F.cross_entropy(logits, y)).backward()
     assert step.get_total_flops() == bench.train_step_flops(3, 2, 4, 1, 3, batch_size=5)
+
+
+def test_flop_count_of_the_folded_decoder():
+    """Folded, the decoder projects z once: 2*4H*H + T*2*4H*H = 32*4 + 3*128 = 512 instead of 768 (T=3,
+    H=4). Checked against PyTorch's counter on the folded computation, forward and forward + backward."""
+    assert bench.forward_flops(3, 2, 4, 1, 3, folded=True)["decoder"] == 512
+    assert bench.forward_flops(3, 2, 4, 1, 3, folded=True)["total"] == 1416 - 768 + 512
+    torch.manual_seed(0)
+    model = LSTMAutoencoder(2, 4, n_classes=3)
+    x, y = torch.rand(5, 3, 2), torch.randint(0, 3, (5,))
+    with torch.no_grad():
+        torch.testing.assert_close(_unrolled(model, x, folded=True)[0], model(x).recon)
+    with FlopCounterMode(display=False) as fwd:
+        _unrolled(model, x, folded=True)
+    assert fwd.get_total_flops() == 5 * bench.forward_flops(3, 2, 4, 1, 3, folded=True)["total"]
+    with FlopCounterMode(display=False) as step:
+        recon, logits = _unrolled(model, x, folded=True)
+        (F.mse_loss(recon, x) + F.cross_entropy(logits, y)).backward()
+    assert step.get_total_flops() == bench.train_step_flops(3, 2, 4, 1, 3, batch_size=5, folded=True)
 
 
 def test_quick_run_on_tiny_workloads(tmp_path, monkeypatch):
@@ -95,7 +129,7 @@ def test_quick_run_on_tiny_workloads(tmp_path, monkeypatch):
 
     rows = {(r["workload"], r["impl"]): r for r in result["throughput"]}
     assert set(rows) == {(w, i) for w in ("tiny", "tiny_cls") for i in ("ours", "reference")}
-    assert rows["tiny_cls", "ours"]["precision"] == "bf16" and rows["tiny_cls", "ours"]["batch_size"] == 128
+    assert rows["tiny_cls", "ours"]["precision"] == "bf16" and rows["tiny_cls", "ours"]["batch_size"] == 256
     assert rows["tiny_cls", "reference"]["precision"] == "fp32" and rows["tiny_cls", "reference"]["batch_size"] == 64
     for r in rows.values():
         assert len(r["train_sps"]["runs"]) == 2
@@ -107,7 +141,11 @@ def test_quick_run_on_tiny_workloads(tmp_path, monkeypatch):
             r["peak_rss_mb"],
         ):
             assert math.isfinite(value) and value > 0, r
-        assert r["train_flops_per_sample"] == bench.train_flops(r["seq_len"], r["features"], 8, 1, r["n_classes"])
+        folded = r["folded_decoder"]
+        assert folded == (r["impl"] == "ours")  # ours folds the decoder on CPU; the reference never does
+        assert r["train_flops_per_sample"] == bench.train_flops(
+            r["seq_len"], r["features"], 8, 1, r["n_classes"], folded=folded
+        )
     for w in ("tiny", "tiny_cls"):
         assert rows[w, "ours"]["params"] == rows[w, "reference"]["params"]
         assert math.isfinite(rows[w, "ours"]["train_ratio"]) and rows[w, "ours"]["train_ratio"] > 0

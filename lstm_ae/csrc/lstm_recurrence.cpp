@@ -216,7 +216,7 @@ std::vector<at::Tensor> lstm_recurrence_forward(const at::Tensor& gx_in, const a
 
 // Gradients of the recurrence. grad_hs: (T, B, H) in the product dtype, or undefined; grad_cT:
 // (B, H) or undefined. Returns dgx (like gx: (T, B, 4H), or (B, 4H) summed over steps when
-// constant) fp32, dw_hh (4H, H) in the product dtype, and dc0.
+// constant) fp32, dw_hh (4H, H) in the product dtype, and dc0 (h0 is the constant zero: no gradient).
 std::vector<at::Tensor> lstm_recurrence_backward(const at::Tensor& grad_hs_in, const at::Tensor& grad_cT,
                                                  const at::Tensor& w_hh, const at::Tensor& c0_in,
                                                  const at::Tensor& acts, const at::Tensor& cs, const at::Tensor& hs,
@@ -247,7 +247,7 @@ std::vector<at::Tensor> lstm_recurrence_backward(const at::Tensor& grad_hs_in, c
         else
           backward_rows<P, false>(b0, b1, H, a, c, cp, dhr, dh_out, dcp, d, q);
       });
-      at::mm_out(dh_rec, dg_prod[t], w_hh);
+      if (t > 0) at::mm_out(dh_rec, dg_prod[t], w_hh);  // (the gradient of the zero h0 is not needed)
     }
   });
   // dW_hh = sum_t dgates_t^T h_{t-1}: one large product instead of T small ones.
