@@ -136,6 +136,8 @@ def lstm_layer(
 def lstm(module: nn.LSTM, x: torch.Tensor, steps: int | None = None) -> tuple:
     """Runs an nn.LSTM (batch_first, unidirectional, no projections) through lstm_layer, layer by layer,
     with its own weights and its dropout between layers. Returns (out, (h_n, c_n)) like the module."""
+    if module.bidirectional or module.proj_size or not module.batch_first or not module.bias:
+        raise ValueError("recurrence.lstm supports batch_first, unidirectional nn.LSTM with biases and no projection")
     h_n, c_n = [], []
     out = x
     for layer in range(module.num_layers):
