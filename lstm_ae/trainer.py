@@ -72,8 +72,8 @@ def evaluate(model, task: Task, split: Split, device, precision: str, batch_size
 
 
 def _all_finite(tensors: list[torch.Tensor]) -> bool:
-    """One reduction over all tensors (a norm is inf or nan when any element is)."""
-    return bool(torch.stack(torch._foreach_norm(tensors)).isfinite().all())
+    """One reduction over all tensors (their norm is inf or nan when any element is)."""
+    return bool(torch.isfinite(torch.nn.utils.get_total_norm(tensors)))
 
 
 def _fmt_time(seconds: float) -> str:
