@@ -64,9 +64,16 @@ def _build() -> str | None:
         )
         return None
     except Exception as exc:  # no compiler, no headers, a build error
-        text = str(exc).strip()
-        first = text.splitlines()[0] if text else type(exc).__name__
-        return f"LSTM recurrence kernel unavailable ({first[:200]}); set LSTM_AE_VERBOSE_BUILD=1 to see the build"
+        return f"LSTM recurrence kernel unavailable ({_reason(exc)[:200]})"
+
+
+def _reason(exc: Exception) -> str:
+    """The telling line of a failed build (the compiler's error, "not found"), not ninja's command echo."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if "not found" in line or ("error" in line.lower() and not line.startswith("Error building extension")):
+            return line
+    return lines[0] if lines else type(exc).__name__
 
 
 def available(device: torch.device) -> bool:
@@ -76,7 +83,7 @@ def available(device: torch.device) -> bool:
     error = load_kernel()
     if error and not _state.get("warned"):
         _state["warned"] = "yes"
-        log.warning("%s: the decoder runs as a plain nn.LSTM", error)
+        log.warning("%s; the decoder runs as a plain nn.LSTM (LSTM_AE_VERBOSE_BUILD=1 shows the build)", error)
     return error is None
 
 

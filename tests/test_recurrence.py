@@ -144,6 +144,16 @@ def test_without_the_kernel_the_decoder_falls_back_with_one_warning(monkeypatch,
     assert not recurrence.available(torch.device("meta"))  # and never off the CPU
 
 
+def test_a_failed_build_is_reported_by_its_telling_line():
+    ninja = RuntimeError(
+        "Error building extension 'x': [1/2] c++ -c k.cpp -o k.o\nFAILED: k.o\nc++ -c k.cpp -o k.o\n"
+        "/bin/sh: 1: c++: not found\nninja: build stopped: subcommand failed.\n"
+    )
+    assert recurrence._reason(ninja) == "/bin/sh: 1: c++: not found"
+    compile_error = RuntimeError("Error building extension 'x': [1/2] c++ ...\nk.cpp:3:1: error: expected ';'\n")
+    assert recurrence._reason(compile_error) == "k.cpp:3:1: error: expected ';'"
+
+
 def test_runs_fold_by_default_and_train_the_same_either_way(tmp_path):
     """End to end through run.py: the log says which decoder ran, and one epoch of the toy task (fp32,
     same seed) ends at the same validation loss with the folded decoder as with nn.LSTM."""
