@@ -24,7 +24,7 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from lstm_ae import plots, recurrence
+from lstm_ae import plots
 from lstm_ae.allocator import is_applied, keep_freed_memory
 from lstm_ae.artifacts import load_checkpoint, write_json
 from lstm_ae.config import ModelConfig, TrainerConfig, validate
@@ -217,7 +217,7 @@ def prepare(cfg: DictConfig) -> Prepared:
     task.check_data(data)
     model = build_model(model_cfg, data, task)
     n_params = sum(p.numel() for p in model.parameters())
-    folded = model_cfg.fold_decoder_input and recurrence.available(device)  # builds the kernel now, not mid-run
+    folded = model.folds_decoder(device)  # builds the kernel now, not mid-run
     log.info(
         "dataset=%s train/val/test=%d/%d/%d, T=%d, features=%d | model hidden=%d layers=%d params=%d decoder=%s | "
         "task=%s | device=%s threads=%d precision=%s keep_freed_memory=%s",

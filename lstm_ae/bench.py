@@ -69,7 +69,7 @@ from pathlib import Path
 
 import torch
 
-from lstm_ae import allocator, recurrence
+from lstm_ae import allocator
 from lstm_ae import bench_reference as ref
 
 REPO = Path(__file__).resolve().parent.parent
@@ -437,7 +437,7 @@ def _side_process(conn, spec: SideSpec) -> None:
             "train_samples": x_train.shape[0],
             "threads": torch.get_num_threads(),
             "keep_freed_memory": allocator.is_applied(),
-            "folded_decoder": spec.impl == "ours" and side.model.fold_decoder_input and recurrence.available(device),
+            "folded_decoder": spec.impl == "ours" and side.model.folds_decoder(device),
         }
         conn.send(("ready", {**meta, **memory}))
         while (command := conn.recv()) != "stop":

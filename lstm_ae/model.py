@@ -72,11 +72,15 @@ class LSTMAutoencoder(nn.Module):
                     with torch.no_grad():
                         param.zero_()
 
+    def folds_decoder(self, device: torch.device) -> bool:
+        """Whether decode folds on this device: asked to, on CPU, and the kernel builds."""
+        return self.fold_decoder_input and recurrence.available(device)
+
     def decode(self, z: torch.Tensor, steps: int) -> torch.Tensor:
-        """z: (B, H) fed at each of `steps` steps -> decoder outputs (B, T, H). Folded (on CPU, when the
-        kernel builds): W_ih z is computed once instead of at every step; same function, a third fewer
-        FLOPs (lstm_ae.recurrence)."""
-        if self.fold_decoder_input and recurrence.available(z.device):
+        """z: (B, H) fed at each of `steps` steps -> decoder outputs (B, T, H). Folded (folds_decoder):
+        W_ih z is computed once instead of at every step; same function, a third fewer FLOPs
+        (lstm_ae.recurrence)."""
+        if self.folds_decoder(z.device):
             return recurrence.lstm(self.decoder, z, steps=steps)[0]
         return self.decoder(z.unsqueeze(1).expand(-1, steps, -1))[0]
 

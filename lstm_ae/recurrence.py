@@ -101,19 +101,18 @@ class _Recurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, gx, w_hh, steps: int, product_dtype: torch.dtype, save: bool):
         w = w_hh.detach().to(product_dtype)
-        c0 = gx.new_zeros(gx.shape[-2], w_hh.shape[1])
-        hs, c_last, acts, cs = torch.ops.lstm_ae.lstm_recurrence_forward(gx, w, c0, steps, save)
+        hs, c_last, acts, cs = torch.ops.lstm_ae.lstm_recurrence_forward(gx, w, steps, save)
         if save:
-            ctx.save_for_backward(w, c0, acts, cs, hs)
+            ctx.save_for_backward(w, acts, cs, hs)
         ctx.constant = gx.dim() == 2
         ctx.w_dtype = w_hh.dtype
         return hs, c_last
 
     @staticmethod
     def backward(ctx, grad_hs, grad_c):
-        w, c0, acts, cs, hs = ctx.saved_tensors
+        w, acts, cs, hs = ctx.saved_tensors
         grad_steps = grad_hs[1:] if grad_hs is not None else None  # hs[0] is the constant initial state
-        dgx, dw, _ = torch.ops.lstm_ae.lstm_recurrence_backward(grad_steps, grad_c, w, c0, acts, cs, hs, ctx.constant)
+        dgx, dw = torch.ops.lstm_ae.lstm_recurrence_backward(grad_steps, grad_c, w, acts, cs, hs, ctx.constant)
         return dgx, dw.to(ctx.w_dtype), None, None, None
 
 

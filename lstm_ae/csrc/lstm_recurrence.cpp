@@ -180,22 +180,22 @@ P* elements(const at::Tensor& t) {
 }
 
 // gx: (T, B, 4H), or (B, 4H) when the input is the same at every step, fp32. w_hh: (4H, H) in the
-// product dtype (fp32 or bf16). c0: (B, H) fp32; h0 is zero.
+// product dtype (fp32 or bf16). The initial state (h0, c0) is zero.
 // Returns hs (T + 1, B, H) in the product dtype with hs[0] = h0 = 0 and hs[t + 1] = h_t, c_T, and
 // (when save) for backward: acts (T, B, 4H) gate activations and cs (T, B, H) cell states.
 std::vector<at::Tensor> lstm_recurrence_forward(const at::Tensor& gx_in, const at::Tensor& w_hh,
-                                                const at::Tensor& c0_in, int64_t steps, bool save) {
-  TORCH_CHECK(gx_in.scalar_type() == at::kFloat && c0_in.scalar_type() == at::kFloat, "gx, c0: float32");
+                                                int64_t steps, bool save) {
+  TORCH_CHECK(gx_in.scalar_type() == at::kFloat, "gx: float32");
   TORCH_CHECK(w_hh.scalar_type() == at::kFloat || w_hh.scalar_type() == at::kBFloat16, "w_hh: float32 or bfloat16");
   TORCH_CHECK(steps > 0, "steps must be positive");
   const auto gx = gx_in.contiguous();
-  const auto c0 = c0_in.contiguous();
   const bool constant = gx.dim() == 2;
-  const int64_t B = c0.size(0), H = c0.size(1), G = 4 * H;
+  const int64_t B = gx.size(-2), H = w_hh.size(1), G = 4 * H;
   TORCH_CHECK(w_hh.size(0) == G && w_hh.size(1) == H, "w_hh must be (4H, H)");
   TORCH_CHECK(gx.size(-1) == G && gx.size(-2) == B && (constant || gx.size(0) == steps), "gx: (T, B, 4H) or (B, 4H)");
   const auto wt = w_hh.t();
-  const auto f32 = c0.options();
+  const auto f32 = gx.options();
+  const auto c0 = at::zeros({B, H}, f32);
   auto hs = at::empty({steps + 1, B, H}, w_hh.options());
   auto acts = at::empty({save ? steps : 1, B, G}, f32);
   auto cs = at::empty({save ? steps : 2, B, H}, f32);
@@ -222,14 +222,13 @@ std::vector<at::Tensor> lstm_recurrence_forward(const at::Tensor& gx_in, const a
 
 // Gradients of the recurrence. grad_hs: (T, B, H) in the product dtype, or undefined; grad_cT:
 // (B, H) or undefined. Returns dgx (like gx: (T, B, 4H), or (B, 4H) summed over steps when
-// constant) fp32, dw_hh (4H, H) in the product dtype, and dc0 (h0 is the constant zero: no gradient).
+// constant) fp32, and dw_hh (4H, H) in the product dtype. The initial state is the constant zero.
 std::vector<at::Tensor> lstm_recurrence_backward(const at::Tensor& grad_hs_in, const at::Tensor& grad_cT,
-                                                 const at::Tensor& w_hh, const at::Tensor& c0_in,
-                                                 const at::Tensor& acts, const at::Tensor& cs, const at::Tensor& hs,
-                                                 bool constant) {
+                                                 const at::Tensor& w_hh, const at::Tensor& acts,
+                                                 const at::Tensor& cs, const at::Tensor& hs, bool constant) {
   const int64_t T = acts.size(0), B = acts.size(1), G = acts.size(2), H = G / 4;
   const auto f32 = acts.options();
-  const auto c0 = c0_in.contiguous();
+  const auto c0 = at::zeros({B, H}, f32);
   const auto grad_hs =
       grad_hs_in.defined() ? grad_hs_in.to(w_hh.scalar_type()).contiguous() : at::zeros({T, B, H}, w_hh.options());
   auto dc = grad_cT.defined() ? grad_cT.to(at::kFloat).contiguous().clone() : at::zeros({B, H}, f32);
@@ -258,15 +257,15 @@ std::vector<at::Tensor> lstm_recurrence_backward(const at::Tensor& grad_hs_in, c
   });
   // dW_hh = sum_t dgates_t^T h_{t-1}: one large product instead of T small ones.
   auto dw = at::mm(dg_prod.view({T * B, G}).t(), hs.narrow(0, 0, T).reshape({T * B, H}));
-  return {dgx, dw, dc};
+  return {dgx, dw};
 }
 
 }  // namespace
 
 TORCH_LIBRARY(lstm_ae, m) {
-  m.def("lstm_recurrence_forward(Tensor gx, Tensor w_hh, Tensor c0, int steps, bool save) -> Tensor[]");
+  m.def("lstm_recurrence_forward(Tensor gx, Tensor w_hh, int steps, bool save) -> Tensor[]");
   m.def(
-      "lstm_recurrence_backward(Tensor? grad_hs, Tensor? grad_cT, Tensor w_hh, Tensor c0, Tensor acts, Tensor cs, "
+      "lstm_recurrence_backward(Tensor? grad_hs, Tensor? grad_cT, Tensor w_hh, Tensor acts, Tensor cs, "
       "Tensor hs, bool constant) -> Tensor[]");
 }
 
@@ -274,8 +273,8 @@ TORCH_LIBRARY_IMPL(lstm_ae, CPU, m) {
   m.impl("lstm_recurrence_forward", &lstm_recurrence_forward);
   m.impl("lstm_recurrence_backward",
          [](const std::optional<at::Tensor>& grad_hs, const std::optional<at::Tensor>& grad_cT, const at::Tensor& w_hh,
-            const at::Tensor& c0, const at::Tensor& acts, const at::Tensor& cs, const at::Tensor& hs, bool constant) {
-           return lstm_recurrence_backward(grad_hs.value_or(at::Tensor()), grad_cT.value_or(at::Tensor()), w_hh, c0,
+            const at::Tensor& acts, const at::Tensor& cs, const at::Tensor& hs, bool constant) {
+           return lstm_recurrence_backward(grad_hs.value_or(at::Tensor()), grad_cT.value_or(at::Tensor()), w_hh,
                                            acts, cs, hs, constant);
          });
 }
