@@ -3,6 +3,8 @@
   decoder  the decoder fed z at every step: oneDNN's fused nn.LSTM against computing W_ih z once, with
            the C++ recurrence kernel (lstm_ae.recurrence, what model.fold_decoder_input runs) and with a
            hand-written loop (eager, and with --compile also torch.compile'd), forward + backward
+  encoder  the encoder (28 features in, a sequence): nn.LSTM against the same C++ kernel, which
+           then has nothing to skip, forward + backward
   batch    MNIST-row training steps of LSTMAutoencoder + ClassifyTask per batch size and precision,
            interleaved round by round so that drifting load hits every setting alike
   profile  torch.profiler table of MNIST-row training steps (where a step's time goes)
@@ -53,7 +55,7 @@ def folded_decoder(z, w_ih, w_hh, b_ih, b_hh, steps: int) -> torch.Tensor:
 
 
 def bench_decoder(args) -> None:
-    steps, hidden = ROW["seq_len"], ROW["hidden"]
+    steps, hidden = args.steps, ROW["hidden"]
     decoder = nn.LSTM(hidden, hidden, batch_first=True)
     z = torch.randn(args.batch, hidden, requires_grad=True)
     weights = (decoder.weight_ih_l0, decoder.weight_hh_l0, decoder.bias_ih_l0, decoder.bias_hh_l0)
@@ -69,10 +71,25 @@ def bench_decoder(args) -> None:
         compiled(z, *weights, steps).sum().backward()
         print(f"torch.compile of the folded loop: {time.perf_counter() - t0:.1f} s")
         variants["folded loop, compiled"] = lambda: compiled(z, *weights, steps)
+    _compare(variants, "fused nn.LSTM", args)
+
+
+def bench_encoder(args) -> None:
+    """The same kernel on a sequence input (all W_ih x_t as one product first), as the encoder would use it."""
+    encoder = nn.LSTM(ROW["features"], ROW["hidden"], batch_first=True)
+    x = torch.rand(args.batch, args.steps, ROW["features"])
+    variants = {"fused nn.LSTM": lambda: encoder(x)[1][0]}
+    if recurrence.available(torch.device("cpu")):
+        variants["C++ kernel"] = lambda: recurrence.lstm(encoder, x)[1][0]
+    _compare(variants, "fused nn.LSTM", args)
+
+
+def _compare(variants: dict, baseline: str, args) -> None:
+    """Each variant's largest difference from the baseline, then its fwd+bwd time in fp32 and bf16."""
     with torch.no_grad():
-        for name in [v for v in variants if v.startswith("folded")]:
-            diff = (variants["fused nn.LSTM"]() - variants[name]()).abs().max().item()
-            print(f"max |fused nn.LSTM - {name}| (fp32): {diff:.1e}")
+        for name in [v for v in variants if v != baseline]:
+            diff = (variants[baseline]() - variants[name]()).abs().max().item()
+            print(f"max |{baseline} - {name}| (fp32): {diff:.1e}")
     for precision in ("fp32", "bf16"):
         for name, forward in variants.items():
 
@@ -81,9 +98,8 @@ def bench_decoder(args) -> None:
                     out = forward()
                 out.float().square().mean().backward()
 
-            print(
-                f"{precision}  {name:24s} {_median_ms(step, args.repeats):7.1f} ms per fwd+bwd (B={args.batch}, T={steps})"
-            )
+            ms = _median_ms(step, args.repeats)
+            print(f"{precision}  {name:24s} {ms:7.1f} ms per fwd+bwd (B={args.batch}, T={args.steps})")
 
 
 def _row_step(batch: int, precision: str):
@@ -129,9 +145,10 @@ def bench_profile(args) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=("decoder", "batch", "profile"))
+    p.add_argument("what", choices=("decoder", "encoder", "batch", "profile"))
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch default)")
-    p.add_argument("--batch", type=int, default=128, help="batch size (decoder, profile)")
+    p.add_argument("--batch", type=int, default=128, help="batch size (decoder, encoder, profile)")
+    p.add_argument("--steps", type=int, default=ROW["seq_len"], help="sequence length (decoder, encoder)")
     p.add_argument("--batches", default="64,128,256,512", help="batch sizes to compare (batch)")
     p.add_argument("--precisions", default="bf16,fp32", help="precisions to compare (batch)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (batch)")
@@ -143,7 +160,8 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     kept = not args.no_keep_freed_memory and keep_freed_memory()  # as runs do (trainer.keep_freed_memory)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), keep_freed_memory={kept}")
-    {"decoder": bench_decoder, "batch": bench_batch, "profile": bench_profile}[args.what](args)
+    benches = {"decoder": bench_decoder, "encoder": bench_encoder, "batch": bench_batch, "profile": bench_profile}
+    benches[args.what](args)
 
 
 if __name__ == "__main__":
