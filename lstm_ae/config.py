@@ -108,6 +108,8 @@ def check_optimizer(cfg: DictConfig) -> None:
     _require(isinstance(lr, (int, float)) and lr > 0, f"optimizer.lr must be a positive number, got {lr}")
     wd = opt.get("weight_decay", 0.0)
     _require(isinstance(wd, (int, float)) and wd >= 0, f"optimizer.weight_decay must be >= 0, got {wd}")
+    fused = opt.get("fused")  # torch would take any truthy value, e.g. the string "no", as true
+    _require(fused is None or isinstance(fused, bool), f"optimizer.fused must be true, false or null, got {fused!r}")
 
 
 def validate(cfg: DictConfig) -> tuple[ModelConfig, TrainerConfig]:

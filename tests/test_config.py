@@ -79,6 +79,7 @@ BAD_VALUES = [
     ("model.hidden=-3", "model.hidden must be a positive integer"),
     ("optimizer.lr=0", "optimizer.lr must be a positive number"),
     ("optimizer.lr=-0.1", "optimizer.lr must be a positive number"),
+    ("optimizer.fused=maybe", "optimizer.fused must be true, false or null"),
     ("trainer.batch_size=0", "trainer.batch_size must be a positive integer"),
     ("dataset.splits=[0.5,0.2,0.2]", "dataset.splits must be three positive fractions summing to 1"),
     ("model.hidden=abc", "model.hidden"),
