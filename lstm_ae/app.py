@@ -251,7 +251,7 @@ def _run(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
     callbacks = []
     trial_ctx = cfg.get("trial_ctx")
     if trial_ctx:
-        from lstm_ae.pruning import PruningReporter
+        from lstm_ae.sweep.pruning import PruningReporter
 
         callbacks.append(PruningReporter.from_ctx(trial_ctx))
     trainer = Trainer.from_config(

@@ -48,9 +48,45 @@ def _number(value) -> float:
         return math.nan
 
 
-def collect(sweep_dir: Path) -> tuple[pd.DataFrame, list[str], dict[str, pd.DataFrame]]:
+STUDY_STATUS = {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running"}
+
+
+def study_outcomes(study) -> dict[str, dict]:
+    """What the study recorded of each trial, by run folder name (the last trial that ran in it).
+    It fills in what result.json does not say, e.g. for any Hydra app whose task only returns a value."""
+    out: dict[str, dict] = {}
+    if study is None:
+        return out
+    for t in study.get_trials(deepcopy=False):
+        run_dir = t.user_attrs.get("run_dir")
+        if run_dir and t.state.name in STUDY_STATUS:
+            out[Path(run_dir).name] = {
+                "number": t.number,
+                "status": t.user_attrs.get("status") or STUDY_STATUS[t.state.name],
+                "values": list(t.values) if t.values else [],
+                "reason": t.user_attrs.get("reason", ""),
+            }
+    return out
+
+
+def open_study(sweep_dir: Path):
+    """The study in <sweep>/optuna.db, or None."""
+    db = Path(sweep_dir) / "optuna.db"
+    if not db.exists():
+        return None
+    import optuna
+
+    from lstm_ae.sweep.storage import open_storage
+
+    storage = open_storage(f"sqlite:///{db.absolute()}")
+    summaries = optuna.get_all_study_summaries(storage)
+    return optuna.load_study(study_name=summaries[0].study_name, storage=storage) if len(summaries) == 1 else None
+
+
+def collect(sweep_dir: Path, study=None) -> tuple[pd.DataFrame, list[str], dict[str, pd.DataFrame]]:
     """Rows per trial, the swept parameter names, and each trial's metrics."""
     rows, curves = [], {}
+    recorded = study_outcomes(study)
     for trial_dir in sorted(
         (p for p in sweep_dir.iterdir() if (p / ".hydra" / "overrides.yaml").exists()),
         key=lambda p: (len(p.name), p.name),
@@ -58,9 +94,13 @@ def collect(sweep_dir: Path) -> tuple[pd.DataFrame, list[str], dict[str, pd.Data
         overrides = yaml.safe_load((trial_dir / ".hydra" / "overrides.yaml").read_text()) or []
         params = dict(_parse_override(o) for o in overrides if not o.lstrip("+~").startswith(HIDDEN_OVERRIDE_PREFIXES))
         result = _load_json(trial_dir / "result.json")
+        known = recorded.get(trial_dir.name, {})
         row = {"trial": trial_dir.name, **params}
-        row["status"] = result.get("status", "running or killed")
-        row["objective"] = _number(result.get("objective"))
+        row["status"] = result.get("status") or known.get("status", "running or killed")
+        values = known.get("values") or []
+        row["objective"] = _number(result.get("objective", values[0] if values else None))
+        if len(values) > 1:
+            row.update({f"objective_{i}": v for i, v in enumerate(values)})
         row["objective_name"] = result.get("objective_name", "")
         row["direction"] = result.get("direction", "")
         for key, value in (result.get("test") or {}).items():
@@ -68,7 +108,7 @@ def collect(sweep_dir: Path) -> tuple[pd.DataFrame, list[str], dict[str, pd.Data
                 row[f"test_{key}"] = value
         row["epochs"] = result.get("epochs_run")
         row["wall_time_s"] = _number(result.get("wall_time_s"))
-        row["reason"] = result.get("reason", "")
+        row["reason"] = result.get("reason") or known.get("reason", "")
         row["folder"] = str(trial_dir)
         rows.append(row)
         if (trial_dir / "metrics.csv").exists():
@@ -90,14 +130,21 @@ def collect(sweep_dir: Path) -> tuple[pd.DataFrame, list[str], dict[str, pd.Data
             "objective_name",
             "direction",
             "epochs",
+            "pareto",
             "wall_time_s",
             "reason",
             "folder",
         )
         and not c.startswith("test_")
+        and c not in _objective_columns(df)
     ]
     swept = [c for c in candidate if df[c].astype(str).nunique() > 1] or candidate
     return df, swept, curves
+
+
+def _objective_columns(df: pd.DataFrame) -> list[str]:
+    """objective_0, objective_1, ...: the values of a multi-objective study."""
+    return [c for c in df.columns if c.startswith("objective_") and c[len("objective_") :].isdigit()]
 
 
 def _sort_best_first(df: pd.DataFrame, direction: str) -> pd.DataFrame:
@@ -180,9 +227,8 @@ def optuna_views(sweep_dir: Path) -> list[tuple[str, str]]:
     import optuna
     from optuna.visualization import matplotlib as ovm
 
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from lstm_ae.studies import open_storage
+    from lstm_ae.sweep.storage import open_storage
 
     storage = open_storage(f"sqlite:///{db}")
     figures = []
@@ -198,7 +244,8 @@ def optuna_views(sweep_dir: Path) -> list[tuple[str, str]]:
                 views.append(("parameter importances", "optuna_importances.png", ovm.plot_param_importances))
         for title, name, plot in views:
             try:
-                with matplotlib.rc_context():  # Optuna switches to ggplot style globally; keep ours
+                with matplotlib.rc_context(), warnings.catch_warnings():  # Optuna switches to ggplot style globally
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # its matplotlib views
                     ax = plot(study)
                 fig = (ax.flat[0] if hasattr(ax, "flat") else ax).get_figure()
                 fig.set_size_inches(max(8, fig.get_size_inches()[0]), max(5, fig.get_size_inches()[1]))
@@ -222,17 +269,36 @@ def _md_table(df: pd.DataFrame, columns: list[str]) -> str:
     return "\n".join(lines)
 
 
-def write_summary(sweep_dir: Path, direction: str | None = None) -> pd.DataFrame:
-    """Write summary.csv, summary.md and figures into the sweep folder; return the table."""
+def write_summary(sweep_dir: Path, directions: list[str] | str | None = None, study=None) -> pd.DataFrame:
+    """Write summary.csv, summary.md and figures into the sweep folder; return the table.
+
+    directions: the sweeper's (it decides which trial is best); else the study's, else what the runs
+    recorded. study: the sweep's Optuna study (default: <sweep>/optuna.db when there is one)."""
     sweep_dir = Path(sweep_dir)
-    df, swept, curves = collect(sweep_dir)
+    if study is None:
+        try:
+            study = open_study(sweep_dir)
+        except Exception:  # a damaged or foreign database must not stop the summary
+            study = None
+    df, swept, curves = collect(sweep_dir, study)
     if df.empty:
         write_text(sweep_dir / "summary.md", f"# Sweep summary\n\nNo trial folders yet in `{sweep_dir}`.\n")
         return df
-    if direction is None:  # the runs record their task's direction
+    if isinstance(directions, str):
+        directions = [directions]
+    if not directions and study is not None:
+        directions = [d.name.lower() for d in study.directions]
+    if not directions:  # the runs record their task's direction
         known = [d for d in df["direction"] if d in ("minimize", "maximize")]
-        direction = known[0] if known else "minimize"
-    df = _sort_best_first(df, direction)
+        directions = [known[0] if known else "minimize"]
+    pareto = []
+    if len(directions) > 1 and study is not None:
+        pareto = [str(t.number) for t in study.best_trials]
+        numbers = {name: str(o["number"]) for name, o in study_outcomes(study).items()}
+        df["pareto"] = [numbers.get(trial) in pareto for trial in df["trial"]]
+        df = pd.concat([df[df["pareto"]], df[~df["pareto"]]], ignore_index=True)
+    else:
+        df = _sort_best_first(df, directions[0])
     write_csv(sweep_dir / "summary.csv", df.to_dict("records"))
     figures = []
     if swept:
@@ -253,10 +319,15 @@ def write_summary(sweep_dir: Path, direction: str | None = None) -> pd.DataFrame
     lines = [f"# Sweep summary: `{sweep_dir}`", ""]
     lines.append("Trials: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" (of {len(df)})")
     lines.append("")
-    if best["status"] in OK_STATUSES:
+    if pareto:
+        front = df[df["pareto"]]
+        objectives = _objective_columns(df)
+        lines.append(f"**Pareto front ({', '.join(directions)}): {len(front)} trial(s)**")
+        lines += ["", _md_table(front, ["trial", *swept, *objectives]), ""]
+    elif best["status"] in OK_STATUSES:
         best_png = Path(best["folder"]) / "reconstructions.png"
         lines.append(
-            f"**Best trial: {best['trial']}** ({_label(best, swept)}): {best['objective_name']} = {best['objective']:.5g}"
+            f"**Best trial: {best['trial']}** ({_label(best, swept)}): {best['objective_name'] or 'objective'} = {best['objective']:.5g}"
         )
         tests = [c for c in df.columns if c.startswith("test_")]
         if tests:
@@ -271,12 +342,12 @@ def write_summary(sweep_dir: Path, direction: str | None = None) -> pd.DataFrame
         "trial",
         *swept,
         "status",
-        "objective",
+        *(_objective_columns(df) or ["objective"]),
         *[c for c in df.columns if c.startswith("test_")],
         "epochs",
         "wall_time_s",
     ]
-    lines.append(_md_table(df, cols))
+    lines.append(_md_table(df, [c for c in cols if c in swept or c == "trial" or df[c].notna().any()]))
     failed = df[~df["status"].isin(OK_STATUSES)]
     if len(failed):
         lines += ["", "## Trials that did not complete", ""]

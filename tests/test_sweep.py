@@ -161,23 +161,29 @@ def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     assert (summary["status"] == "completed").all()
 
 
-def test_upstream_optuna_sweeper_also_survives_a_diverged_trial(tmp_path):
-    """A diverged run returns +inf (worst for minimize), which hydra-optuna-sweeper 1.3.0 accepts;
-    NaN or an exception would abort its whole sweep."""
-    sweep_dir = tmp_path / "upstream"
+def test_sampled_sweep_records_a_diverged_trial_as_failed_and_goes_on(tmp_path):
+    """hydra/sweeper=optuna (the name hydra-optuna-sweeper configs use) with a seeded TPE sampler over
+    an interval: the run with an overflowing learning rate is FAIL with its status, the others COMPLETE."""
+    sweep_dir = tmp_path / "sampled"
     proc = run_cli(
         "-m",
         "hydra/sweeper=optuna",
         *FAST,
-        "optimizer.lr=choice(0.01,1e200)",
+        "optimizer.lr=tag(log,interval(0.01,1e200))",
         "hydra.sweeper.n_trials=3",
         "hydra.sweeper.sampler.seed=1",
+        "hydra.sweeper.max_failure_rate=1",
         f"hydra.sweep.dir={sweep_dir}",
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    statuses = [json.loads((d / "result.json").read_text())["status"] for d in sorted(sweep_dir.glob("[0-9]*"))]
-    assert len(statuses) == 3 and "diverged" in statuses and "completed" in statuses
+    trials = _study(sweep_dir).trials
+    assert len(trials) == 3
+    for t in trials:
+        result = json.loads((sweep_dir / str(t.number) / "result.json").read_text())
+        assert t.user_attrs["status"] == result["status"]
+        assert t.state.name == ("COMPLETE" if result["status"] == "completed" else "FAIL")
+    assert {t.user_attrs["status"] for t in trials} >= {"diverged"}
 
 
 def test_trials_left_queued_or_running_by_a_dead_sweeper_are_recovered(tmp_path):
@@ -199,14 +205,10 @@ def test_trials_left_queued_or_running_by_a_dead_sweeper_are_recovered(tmp_path)
     assert running.suggest_categorical("optimizer.lr", [0.01, 0.02, 0.03]) == 0.03
     for key, value in owner.items():
         running.set_user_attr(key, value)
-    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.WAITING, user_attrs=owner))
-    unnamed = study.ask()  # killed right after ask(), before it chose a grid point: no params yet
-    study.add_trial(  # the 0.02 point: queued by the dead process, never asked for
-        optuna.trial.create_trial(
-            state=optuna.trial.TrialState.WAITING,
-            system_attrs={"fixed_params": {"optimizer.lr": 0.02}},
-            user_attrs=owner,
-        )
+    study.enqueue_trial({}, user_attrs=owner)  # a sampled trial the dead process queued
+    unnamed = study.ask()  # killed right after ask(), before it chose a value: no params yet
+    study.enqueue_trial(  # the 0.02 point: queued by the dead process, never asked for
+        {"optimizer.lr": 0.02}, user_attrs={**owner, "grid_point": json.dumps({"optimizer.lr": "0.02"})}
     )
 
     rerun = run_cli("-m", *FAST, "optimizer.lr=0.01,0.02,0.03", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)

@@ -1,4 +1,10 @@
-"""Config of the lstm_ae_optuna sweeper and of the pruners it can use."""
+"""Config of the Optuna sweeper: the keys of hydra-optuna-sweeper (so its configs work unchanged),
+plus storage defaults, pruners, grids and failure handling. Registered as hydra/sweeper=optuna (the
+name hydra-optuna-sweeper configs use) and hydra/sweeper=lstm_ae_optuna.
+
+Sampler keys left null take the installed Optuna's default; one set to a value the installed Optuna
+does not take is a one-line error naming it.
+"""
 
 from dataclasses import dataclass, field
 from typing import Any
@@ -6,23 +12,110 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from hydra_plugins.hydra_optuna_sweeper.config import OptunaSweeperConf
+
+@dataclass
+class OptunaSweeperConf:
+    _target_: str = "hydra_plugins.lstm_ae_sweeper.sweeper.LstmAeOptunaSweeper"
+    _recursive_: bool = False  # the sweep builds sampler and pruner itself (null keys = Optuna's defaults)
+    defaults: list[Any] = field(default_factory=lambda: [{"sampler": "tpe"}, {"pruner": "none"}])
+    sampler: Any = MISSING  # the hydra/sweeper/sampler group
+    # "minimize" or "maximize", or a list of them for a multi-objective study (the task returns a list).
+    direction: Any = "minimize"
+    # Persistent study: a SQLite file in the sweep folder. Also any SQLAlchemy URL, a journal file path
+    # (no "://"), or null for an in-memory study.
+    storage: Any = "sqlite:///${hydra.sweep.dir}/optuna.db"
+    study_name: Any = None  # null: Optuna names it (one study per storage then)
+    # Trials to run; null: the whole grid of a discrete space, 20 for a sampled one. Caps a grid.
+    n_trials: Any = None
+    n_jobs: int = 1  # trials asked per batch; the launcher decides whether they run in parallel
+    max_failure_rate: float = 0.5  # stop once more than this fraction of the planned trials failed
+    search_space: Any = None  # deprecated upstream form: {name: {type: float, low: 0, high: 1}}
+    custom_search_space: Any = None  # "module.fn": fn(cfg, trial) suggests further (conditional) parameters
+    params: Any = None  # {name: "interval(0, 1)"}: the search space in Hydra's override grammar
+    pruner: Any = MISSING  # the hydra/sweeper/pruner group (default: none)
+    grid_for_choices: bool = True  # a space of comma lists / choice() alone runs exactly its grid
+
+
+# Samplers: hydra-optuna-sweeper's names and keys. null = the installed Optuna's default.
+@dataclass
+class TPESamplerConf:
+    _target_: str = "optuna.samplers.TPESampler"
+    seed: Any = None
+    consider_prior: Any = None
+    prior_weight: Any = None
+    consider_magic_clip: Any = None
+    consider_endpoints: Any = None
+    n_startup_trials: Any = None
+    n_ei_candidates: Any = None
+    multivariate: Any = None
+    group: Any = None
+    constant_liar: Any = None
+    warn_independent_sampling: Any = None
 
 
 @dataclass
-class LstmAeOptunaSweeperConf(OptunaSweeperConf):
-    _target_: str = "hydra_plugins.lstm_ae_sweeper.sweeper.LstmAeOptunaSweeper"
-    defaults: list[Any] = field(default_factory=lambda: [{"sampler": "tpe"}, {"pruner": "none"}])
-    # Persistent study: a SQLite file in the sweep folder unless another SQLAlchemy URL is given.
-    storage: Any = "sqlite:///${hydra.sweep.dir}/optuna.db"
-    study_name: Any = "${dataset.name}_${task.name}"
-    n_trials: int = 20
-    n_jobs: int = 1  # trials asked per batch; the launcher decides whether they run in parallel
-    # Stop the sweep once more than this fraction of the planned trials has failed.
-    max_failure_rate: float = 0.5
-    pruner: Any = MISSING  # filled by the hydra/sweeper/pruner group (default: none)
-    # Sweeps given only as comma lists run exactly their grid, each combination once.
-    grid_for_choices: bool = True
+class RandomSamplerConf:
+    _target_: str = "optuna.samplers.RandomSampler"
+    seed: Any = None
+
+
+@dataclass
+class CmaEsSamplerConf:
+    _target_: str = "optuna.samplers.CmaEsSampler"
+    x0: Any = None
+    sigma0: Any = None
+    seed: Any = None
+    n_startup_trials: Any = None
+    independent_sampler: Any = None
+    warn_independent_sampling: Any = None
+    consider_pruned_trials: Any = None
+    restart_strategy: Any = None
+    inc_popsize: Any = None
+    use_separable_cma: Any = None
+    with_margin: Any = None
+    lr_adapt: Any = None
+    source_trials: Any = None
+
+
+@dataclass
+class NSGAIISamplerConf:
+    _target_: str = "optuna.samplers.NSGAIISampler"
+    population_size: Any = None
+    mutation_prob: Any = None
+    crossover_prob: Any = None
+    swapping_prob: Any = None
+    seed: Any = None
+    constraints_func: Any = None
+
+
+@dataclass
+class MOTPESamplerConf(TPESamplerConf):
+    """Optuna 4 removed MOTPESampler; its successor is TPESampler, which handles several objectives."""
+
+
+@dataclass
+class QMCSamplerConf:
+    _target_: str = "optuna.samplers.QMCSampler"
+    qmc_type: Any = None
+    scramble: Any = None
+    seed: Any = None
+    independent_sampler: Any = None
+    warn_asynchronous_seeding: Any = None
+    warn_independent_sampling: Any = None
+
+
+@dataclass
+class GridSamplerConf:
+    """Runs the grid of the swept values exactly (at most n_trials points); every value must be discrete."""
+
+    _target_: str = "optuna.samplers.GridSampler"
+    seed: Any = None
+
+
+@dataclass
+class BruteForceSamplerConf:
+    _target_: str = "optuna.samplers.BruteForceSampler"
+    seed: Any = None
 
 
 @dataclass
@@ -55,7 +148,19 @@ class HyperbandPrunerConf:
 
 
 cs = ConfigStore.instance()
-cs.store(group="hydra/sweeper", name="lstm_ae_optuna", node=LstmAeOptunaSweeperConf, provider="lstm_ae")
+for name in ("optuna", "lstm_ae_optuna"):
+    cs.store(group="hydra/sweeper", name=name, node=OptunaSweeperConf, provider="lstm_ae")
+for name, node in (
+    ("tpe", TPESamplerConf),
+    ("random", RandomSamplerConf),
+    ("cmaes", CmaEsSamplerConf),
+    ("nsgaii", NSGAIISamplerConf),
+    ("motpe", MOTPESamplerConf),
+    ("qmc", QMCSamplerConf),
+    ("grid", GridSamplerConf),
+    ("bruteforce", BruteForceSamplerConf),
+):
+    cs.store(group="hydra/sweeper/sampler", name=name, node=node, provider="lstm_ae")
 for name, node in (
     ("none", NopPrunerConf),
     ("median", MedianPrunerConf),

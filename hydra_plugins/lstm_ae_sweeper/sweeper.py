@@ -1,43 +1,50 @@
-"""Hydra's entry point for the lstm_ae sweeper.
+"""Hydra's entry point for the lstm_ae Optuna sweeper (Hydra's public Sweeper plugin API).
 
-Hydra imports every public module under hydra_plugins/ at start-up, in single runs too; this
-one stays light and imports Optuna (about 2 s) only when a sweep is built, as upstream does.
+Hydra imports every module under hydra_plugins/ at start-up, in single runs too; this one stays
+light and imports Optuna (about 2 s) only when a sweep starts.
 """
 
-from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from hydra.core.plugins import Plugins
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
 
 
-class LstmAeOptunaSweeper(OptunaSweeper):
-    """Hydra entry point; same arguments as upstream plus pruner and grid_for_choices."""
+class LstmAeOptunaSweeper(Sweeper):
+    """Takes hydra-optuna-sweeper's settings plus pruner, grid_for_choices and max_failure_rate."""
 
-    def __init__(
-        self,
-        sampler,
-        direction,
-        storage,
-        study_name,
-        n_trials,
-        n_jobs,
-        max_failure_rate,
-        search_space,
-        custom_search_space,
-        params,
-        pruner=None,
-        grid_for_choices=True,
-    ) -> None:
-        from hydra_plugins.lstm_ae_sweeper._impl import LstmAeOptunaSweeperImpl
+    def __init__(self, **settings: Any) -> None:
+        self.settings = settings
+        self.config: DictConfig | None = None
+        self.launcher = None
+        self.hydra_context: HydraContext | None = None
 
-        self.sweeper = LstmAeOptunaSweeperImpl(
-            sampler,
-            direction,
-            storage,
-            study_name,
-            n_trials,
-            n_jobs,
-            max_failure_rate,
-            search_space,
-            custom_search_space,
-            params,
-            pruner=pruner,
-            grid_for_choices=grid_for_choices,
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.config = config
+        self.hydra_context = hydra_context
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
         )
+
+    def sweep(self, arguments: list[str]) -> Any:
+        from lstm_ae.sweep.optuna_sweep import OptunaSweep
+        from lstm_ae.sweep.space import SearchSpaceError
+
+        assert self.config is not None and self.launcher is not None
+        try:
+            return OptunaSweep(**self.settings, config=self.config, launcher=self.launcher).sweep(arguments)
+        except SearchSpaceError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        except KeyboardInterrupt:
+            print(
+                f"\ninterrupted: finished trials are kept in the study; run the same command again to continue "
+                f"({self.config.hydra.sweep.dir})",
+                file=sys.stderr,
+            )
+            raise SystemExit(130) from None

@@ -10,7 +10,7 @@ import optuna
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 
-from lstm_ae.studies import open_storage
+from lstm_ae.sweep.storage import open_storage
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +23,10 @@ class PruningReporter:
     def from_ctx(cls, ctx) -> PruningReporter:
         pruner_cfg = HydraConfig.get().sweeper.get("pruner")
         pruner = instantiate(pruner_cfg) if pruner_cfg else None
-        study = optuna.load_study(study_name=str(ctx.study), storage=open_storage(str(ctx.storage)), pruner=pruner)
-        trial_id = next(t._trial_id for t in study.get_trials(deepcopy=False) if t.number == int(ctx.number))
+        storage = open_storage(str(ctx.storage))
+        study = optuna.load_study(study_name=str(ctx.study), storage=storage, pruner=pruner)
+        study_id = storage.get_study_id_from_name(str(ctx.study))  # the storage interface, public
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, int(ctx.number))
         return cls(optuna.Trial(study, trial_id))
 
     def __call__(self, epoch: int, objective: float) -> None:

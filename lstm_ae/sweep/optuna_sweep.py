@@ -1,0 +1,465 @@
+"""The sweep behind `python run.py -m`: Optuna asks, Hydra's launcher runs, the study records.
+
+Built on Hydra's public Sweeper/Launcher API and Optuna's public API only. Imported when a multirun
+starts (hydra_plugins/lstm_ae_sweeper/sweeper.py), so single runs never import Optuna.
+
+The Hydra/Optuna contract: the objective is what the task function returns (a float, or a list of
+floats for a list of directions). A job that also writes result.json (as run.py does) adds its status
+and reason: a diverged, pruned or failed run is recorded as such.
+
+Beyond hydra-optuna-sweeper:
+- comma lists alone run exactly their grid, each combination once (across resumes and across
+  several sweep processes sharing one study);
+- the study lives in a database (SQLite in the sweep folder by default, any SQLAlchemy URL, or
+  Optuna's journal file), so the same command again continues it: finished trials are kept, trials
+  left RUNNING by a dead process on this host are failed and their grid points run again (in the
+  same folder, so a run can resume from its last checkpoint);
+- a failed trial is FAIL with its reason, never the end of the sweep, until more than
+  max_failure_rate of the planned trials have failed;
+- the sweep summary (lstm_ae.report) is rebuilt while trials run and at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import math
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.utils import JobStatus
+from hydra.utils import get_method, instantiate
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from optuna.trial import TrialState
+
+from lstm_ae.sweep import space as search
+from lstm_ae.sweep.storage import is_journal, lock_path_for, open_storage
+
+log = logging.getLogger(__name__)
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+SUMMARY_EVERY_S = 20.0  # the sweep summary is rebuilt at most this often while trials run, and at the end
+DEFAULT_N_TRIALS = 20  # trials of a sampled (not grid) search when hydra.sweeper.n_trials is not set
+GRID_KEY = "grid_point"  # user attribute: the grid point a trial was queued for (also before it suggests)
+STATUS = "status"  # user attribute set on every trial this sweeper recorded; FAIL without it = killed
+RESULT = "result.json"  # a job's optional richer channel: status, reason, metrics
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _key(params: dict[str, Any]) -> str:
+    return json.dumps({k: str(v) for k, v in sorted(params.items())})
+
+
+def _override_value(value: Any) -> str:
+    """A Python value as Hydra override text."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and (value == "" or not all(c.isalnum() or c in "._-/:+" for c in value)):
+        return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return str(value)
+
+
+def killed(trial: optuna.trial.FrozenTrial) -> bool:
+    """A FAIL this sweeper did not record itself: its process died (or Optuna's heartbeat failed it)."""
+    return trial.state == TrialState.FAIL and STATUS not in trial.user_attrs
+
+
+def trial_grid_key(trial: optuna.trial.FrozenTrial) -> str | None:
+    if GRID_KEY in trial.user_attrs:
+        return str(trial.user_attrs[GRID_KEY])
+    return _key(trial.params) if trial.params else None
+
+
+@dataclass
+class Outcome:
+    status: str
+    reason: str = ""
+    values: list[float] | None = None
+    traceback: str = field(default="", repr=False)
+
+
+class OptunaSweep:
+    """One sweep: holds the sweeper's settings and the launcher; sweep(arguments) runs it."""
+
+    def __init__(
+        self,
+        *,
+        sampler: Any,
+        direction: Any,
+        storage: Any,
+        study_name: str | None,
+        n_trials: int | None,
+        n_jobs: int,
+        max_failure_rate: float,
+        search_space: Any,
+        custom_search_space: str | None,
+        params: Any,
+        pruner: Any,
+        grid_for_choices: bool,
+        config: DictConfig,
+        launcher: Any,
+    ) -> None:
+        self.sampler_cfg = sampler
+        self.directions = _directions(direction)
+        self.storage_spec = None if storage in (None, "") else str(storage)
+        if self.storage_spec and is_journal(self.storage_spec):  # jobs may run elsewhere: make it absolute
+            self.storage_spec = str((Path(str(config.hydra.sweep.dir)) / Path(self.storage_spec).expanduser()).absolute())
+        self.study_name = None if study_name in (None, "") else str(study_name)
+        self.n_trials = n_trials
+        self.n_jobs = max(1, int(n_jobs))
+        self.max_failure_rate = float(max_failure_rate)
+        self.search_space = (
+            OmegaConf.to_container(search_space) if isinstance(search_space, DictConfig) else search_space
+        )
+        self.extend_space = get_method(custom_search_space) if custom_search_space else None
+        self.params = OmegaConf.to_container(params) if isinstance(params, DictConfig) else params
+        self.pruner_cfg = pruner
+        self.grid_for_choices = grid_for_choices
+        self.config = config
+        self.launcher = launcher
+        self.sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()
+        self.job_idx = 0
+        # A user's hydra.sweep.subdir is kept; Hydra's default (the job number) becomes the trial number,
+        # so re-runs and concurrent sweepers never collide and a resumed grid point finds its old folder.
+        subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")
+        self.folders_by_trial = str(subdir).replace(" ", "") in ("${hydra.job.num}", "${hydra:job.num}")
+
+    # -- study ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def claim_lock(self):
+        """Serialize queueing and asking between sweep processes that share this study."""
+        path = lock_path_for(self.storage_spec, self.sweep_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def build_sampler(self, grid: list | None):
+        if grid is not None:  # the grid runs from the queue; a random sampler costs nothing per ask
+            return optuna.samplers.RandomSampler(seed=self.seed)
+        return self.sampler
+
+    def fail_stale_trials(self, study: optuna.Study) -> None:
+        host = socket.gethostname()
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            owner_host, owner_pid = t.user_attrs.get("sweeper_host"), t.user_attrs.get("sweeper_pid")
+            if owner_host == host and owner_pid is not None and not _pid_alive(int(owner_pid)):
+                study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+                log.warning(
+                    "trial %d was left RUNNING by a dead sweep process (pid %s): marked FAIL", t.number, owner_pid
+                )
+
+    @staticmethod
+    def taken(study: optuna.Study) -> set[str]:
+        """Grid points done, running or queued; killed trials do not count."""
+        keys = set()
+        for t in study.get_trials(deepcopy=False):
+            if killed(t):
+                continue
+            key = trial_grid_key(t)
+            if key is not None:
+                keys.add(key)
+        return keys
+
+    @staticmethod
+    def counts(study: optuna.Study) -> tuple[int, int, int]:
+        """(finished trials that count toward the plan, running trials, failed trials)."""
+        done = running = failed = 0
+        for t in study.get_trials(deepcopy=False):
+            if t.state == TrialState.RUNNING:
+                running += 1
+            elif t.state in FINISHED and not killed(t):
+                done += 1
+                failed += t.state == TrialState.FAIL
+        return done, running, failed
+
+    def claim_trials(self, study: optuna.Study, grid: list[dict] | None, planned: int) -> list[optuna.Trial]:
+        """Under the study lock: queue what the next batch needs and ask for it. A WAITING trial was
+        queued by a process that died before asking (queueing only happens under this lock), so it
+        runs first instead of being queued again."""
+        owner = {"sweeper_host": socket.gethostname(), "sweeper_pid": os.getpid()}
+        waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+        if grid is not None:
+            taken = self.taken(study)
+            new = [p for p in grid if _key(p) not in taken][: max(0, self.n_jobs - waiting)]
+            done, running, _ = self.counts(study)
+            batch = min(self.n_jobs, waiting + len(new), max(0, planned - done - running))
+            for params in new[: max(0, batch - waiting)]:
+                study.enqueue_trial(params, user_attrs={**owner, GRID_KEY: _key(params)})
+        else:
+            done, running, _ = self.counts(study)
+            batch = min(self.n_jobs, planned - done - running)
+        trials = [study.ask() for _ in range(max(0, batch))]
+        for t in trials:  # a trial queued by a dead process now belongs to this one
+            for key, value in owner.items():
+                t.set_user_attr(key, value)
+        return trials
+
+    # -- the sweep -----------------------------------------------------------------------------
+    def sweep(self, arguments: list[str]) -> list:
+        space = search.from_search_space(self.search_space)
+        swept, fixed = search.parse([*search.params_as_overrides(self.params), *arguments])
+        space.update(swept)
+        for name in fixed:
+            space.pop(name, None)
+        self.sampler, sampler_is_grid = self._instantiate_sampler()
+        grid = None
+        if space and (sampler_is_grid or (self.grid_for_choices and search.is_discrete(space))):
+            grid = search.grid(space)  # raises a one-line SearchSpaceError for a continuous parameter
+        if grid is not None:
+            planned = len(grid) if self.n_trials is None else min(len(grid), int(self.n_trials))
+            if planned < len(grid):
+                log.warning("running %d of the %d grid points (hydra.sweeper.n_trials=%d)", planned, len(grid), planned)
+        else:
+            planned = DEFAULT_N_TRIALS if self.n_trials is None else int(self.n_trials)
+        pruner = self.pruner_cfg
+        if pruner is not None and not isinstance(pruner, optuna.pruners.BasePruner):
+            pruner = instantiate(pruner)
+        self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")  # as Hydra's basic sweeper does
+        with self.claim_lock():  # two sweepers starting at once must not both create the schema
+            study = optuna.create_study(
+                study_name=self.study_name,
+                storage=open_storage(self.storage_spec, self.sweep_dir),
+                sampler=self.build_sampler(grid),
+                pruner=pruner,
+                directions=self.directions,
+                load_if_exists=True,
+            )
+        if [d.name.lower() for d in study.directions] != self.directions:
+            raise search.SearchSpaceError(
+                f"hydra.sweeper.direction={self.directions} but study {study.study_name!r} in "
+                f"{self.storage_spec} was created with {[d.name.lower() for d in study.directions]}; "
+                "use another hydra.sweeper.study_name or sweep folder"
+            )
+        log.info(
+            "Study %r in %s: %s, %d trial(s) planned, direction %s, pruner %s",
+            study.study_name,
+            self.storage_spec or "memory",
+            "grid" if grid is not None else type(self.sampler).__name__,
+            planned,
+            ",".join(self.directions),
+            type(pruner).__name__ if pruner else "none",
+        )
+        self.fail_stale_trials(study)
+        pass_trial = (
+            self.storage_spec is not None and pruner is not None and not isinstance(pruner, optuna.pruners.NopPruner)
+        )
+        last_summary = -math.inf
+        returns: list = []
+        while True:
+            with self.claim_lock():
+                trials = self.claim_trials(study, grid, planned)
+            if not trials:
+                break
+            overrides = [self._overrides(t, space, fixed, study, pass_trial) for t in trials]
+            started = time.time()
+            batch = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
+            self.job_idx += len(batch)
+            returns.extend(batch)
+            for trial, ret in zip(trials, batch):
+                try:
+                    self.record(study, trial, ret, started)
+                except Exception as exc:  # bookkeeping must not end the sweep
+                    log.warning(
+                        "could not record trial %d (%s: %s): marking it FAIL", trial.number, type(exc).__name__, exc
+                    )
+                    with contextlib.suppress(Exception):
+                        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            if time.monotonic() - last_summary >= SUMMARY_EVERY_S:  # rebuilding costs ~1 s; throttle it
+                self.write_summary(study)
+                last_summary = time.monotonic()
+            _, _, failed = self.counts(study)
+            if failed > self.max_failure_rate * planned:
+                self.write_summary(study)
+                raise RuntimeError(
+                    f"sweep stopped: {failed} of {planned} planned trials failed, more than "
+                    f"hydra.sweeper.max_failure_rate={self.max_failure_rate}; see {self.sweep_dir}/summary.md"
+                )
+        self.write_summary(study)
+        self.finish(study)
+        return returns
+
+    def _instantiate_sampler(self) -> tuple[Any, bool]:
+        """(sampler, whether it is Optuna's GridSampler, which this sweep runs as an exact grid).
+        Keys left null take Optuna's default, so one config serves Optuna 4 and 5."""
+        self.seed = None
+        cfg = self.sampler_cfg
+        if cfg is None:
+            return optuna.samplers.TPESampler(), False
+        if not isinstance(cfg, DictConfig):
+            return cfg, isinstance(cfg, optuna.samplers.GridSampler)  # already built (a Python caller)
+        target = str(cfg.get("_target_", ""))
+        kwargs = {k: v for k, v in cfg.items() if k not in ("_target_", "_partial_") and v is not None}
+        self.seed = kwargs.get("seed")
+        if target == "optuna.samplers.GridSampler":
+            return None, True
+        import inspect
+
+        cls = get_method(target)
+        accepted = inspect.signature(cls).parameters
+        unknown = [k for k in kwargs if k not in accepted]
+        if unknown:
+            raise search.SearchSpaceError(
+                f"hydra.sweeper.sampler.{unknown[0]} is not an argument of {target} in Optuna {optuna.__version__}; "
+                f"allowed: {', '.join(accepted)}"
+            )
+        built = {k: instantiate(v) if isinstance(v, DictConfig) and "_target_" in v else v for k, v in kwargs.items()}
+        built = {
+            k: OmegaConf.to_container(v) if isinstance(v, (DictConfig, ListConfig)) else v for k, v in built.items()
+        }
+        return cls(**built), False
+
+    def _overrides(self, trial: optuna.Trial, space: dict, fixed: dict, study: optuna.Study, pass_trial: bool) -> list:
+        values = search.suggest(trial, space)
+        if self.extend_space is not None:  # hydra-optuna-sweeper's custom_search_space(cfg, trial)
+            self.extend_space(self.config, trial)
+            values = dict(trial.params)
+        out = [f"{name}={_override_value(v)}" for name, v in values.items()]
+        out += [f"{name}={v}" for name, v in fixed.items()]
+        if pass_trial:
+            out += [
+                f"+trial_ctx.number={trial.number}",
+                f"+trial_ctx.study={study.study_name}",
+                f"+trial_ctx.storage='{self.storage_spec}'",
+            ]
+        if self.folders_by_trial:
+            folder = self._folder_for(study, trial)
+            trial.set_user_attr("run_dir", str(self.sweep_dir / folder))
+            out.append(f"hydra.sweep.subdir={folder}")
+        return out
+
+    def _folder_for(self, study: optuna.Study, trial: optuna.Trial) -> str:
+        """A trial's run folder is its number; a grid point re-run after a killed trial reuses that
+        trial's folder, so the run resumes from its last checkpoint."""
+        key = trial.user_attrs.get(GRID_KEY)
+        if key is None:
+            return str(trial.number)
+        trials = study.get_trials(deepcopy=False)
+        claimed = {t.user_attrs.get("resumes_trial") for t in trials}
+        for old in trials:
+            run_dir = old.user_attrs.get("run_dir")
+            if killed(old) and old.number not in claimed and trial_grid_key(old) == key and run_dir:
+                if Path(run_dir).parent == self.sweep_dir:
+                    trial.set_user_attr("resumes_trial", old.number)
+                    return Path(run_dir).name
+        return str(trial.number)
+
+    # -- recording -----------------------------------------------------------------------------
+    def outcome(self, ret: Any, started: float) -> Outcome:
+        """How a job ended: its exception, or its return value plus result.json when it wrote one."""
+        if ret.status != JobStatus.COMPLETED:
+            try:
+                ret.return_value  # noqa: B018  (re-raises the job's exception; public JobReturn API)
+                exc: BaseException = RuntimeError("job did not complete")
+            except BaseException as raised:  # noqa: BLE001
+                exc = raised
+            return Outcome("failed", f"{type(exc).__name__}: {exc}", traceback="".join(traceback.format_exception(exc)))
+        result = {}
+        with contextlib.suppress(Exception):
+            path = Path(str(ret.hydra_cfg.hydra.runtime.output_dir)) / RESULT
+            if path.stat().st_mtime >= started - 1:  # written by this job, not left by an older one
+                result = json.loads(path.read_text())
+        status = str(result.get("status", "completed"))
+        reason = str(result.get("reason") or "")
+        if status in ("completed", "early_stopped"):
+            values, problem = _objective_values(ret.return_value, len(self.directions))
+            if problem:
+                return Outcome("failed", problem)
+            return Outcome(status, reason, values)
+        return Outcome(status, reason)
+
+    def record(self, study: optuna.Study, trial: optuna.Trial, ret: Any, started: float) -> None:
+        out = self.outcome(ret, started)
+        trial.set_user_attr(STATUS, out.status)
+        if out.reason:
+            trial.set_user_attr("reason", out.reason[:500])
+        if out.status == "pruned":
+            study.tell(trial, state=TrialState.PRUNED)  # Optuna keeps the last reported value
+            log.info("trial %d pruned", trial.number)
+        elif out.values is not None:
+            study.tell(trial, values=out.values)
+        else:
+            study.tell(trial, state=TrialState.FAIL)
+            if out.traceback:
+                log.error("trial %d failed:\n%s", trial.number, out.traceback.rstrip())
+            else:
+                log.warning("trial %d %s: %s", trial.number, out.status, out.reason)
+
+    def write_summary(self, study: optuna.Study) -> None:
+        try:
+            from lstm_ae.report import write_summary
+
+            write_summary(self.sweep_dir, directions=self.directions, study=study)
+        except Exception as exc:  # a summary problem must never take the sweep down
+            log.warning("could not write the sweep summary: %s", exc)
+
+    def finish(self, study: optuna.Study) -> None:
+        counts = {s.name.lower(): len(study.get_trials(deepcopy=False, states=(s,))) for s in FINISHED}
+        log.info("Sweep finished: %s", ", ".join(f"{v} {k}" for k, v in counts.items()))
+        results: dict[str, Any] = {"name": "optuna", "study_name": study.study_name, "counts": counts}
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if complete and len(self.directions) == 1:
+            best = study.best_trial
+            results.update(best_params=best.params, best_value=best.value, best_trial=best.number)
+            log.info("Best trial %d: value %s, parameters %s", best.number, best.value, best.params)
+        elif complete:
+            results["solutions"] = [
+                {"trial": t.number, "params": t.params, "values": t.values} for t in study.best_trials
+            ]
+            log.info("Pareto front: trials %s", ", ".join(str(t.number) for t in study.best_trials))
+        else:
+            log.warning("No trial completed; see %s for the reasons", self.sweep_dir / "summary.md")
+        OmegaConf.save(OmegaConf.create(results), self.sweep_dir / "optimization_results.yaml")
+        log.info("Summary: %s", self.sweep_dir / "summary.md")
+        if self.storage_spec:
+            log.info("Study: %s (optuna-dashboard %s)", self.storage_spec, self.storage_spec)
+
+
+def _directions(direction: Any) -> list[str]:
+    items = list(direction) if isinstance(direction, (list, tuple, ListConfig)) else [direction]
+    out = []
+    for d in items:
+        d = str(getattr(d, "name", d)).lower()
+        if d not in ("minimize", "maximize"):
+            raise search.SearchSpaceError(
+                f"hydra.sweeper.direction={d!r}; allowed: minimize, maximize, or a list of them"
+            )
+        out.append(d)
+    return out
+
+
+def _objective_values(value: Any, n: int) -> tuple[list[float] | None, str]:
+    """The task function's return value as n floats, or why it is not a usable objective."""
+    items = list(value) if isinstance(value, (list, tuple, ListConfig)) else [value]
+    if len(items) != n:
+        return None, f"the task returned {len(items)} value(s) for {n} direction(s)"
+    try:
+        floats = [float(v) for v in items]
+    except (TypeError, ValueError):
+        return None, f"the task returned {value!r}; a sweep needs a float (a list of {n} floats for {n} directions)"
+    if not all(math.isfinite(v) for v in floats):
+        return None, f"the task returned a non-finite objective {value!r}"
+    return floats, ""

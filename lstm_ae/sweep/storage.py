@@ -1,0 +1,60 @@
+"""Where a sweep's Optuna study lives, opened in one place for everyone who opens it: the sweeper,
+trials reporting to a pruner, and the sweep report.
+
+hydra.sweeper.storage takes
+- an SQLAlchemy URL: `sqlite:///path/optuna.db` (the default, in the sweep folder), or a database
+  server (`postgresql://...`, `mysql+pymysql://...`);
+- a file path without `://`: Optuna's journal file (JournalFileBackend), for clusters with a shared
+  file system but no database server;
+- null: an in-memory study (no resume, no pruning across processes).
+
+Several processes write one SQLite file at once, so SQLite waits for a lock held by another instead
+of failing at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+
+SQLITE_LOCK_WAIT_S = 60
+
+
+def is_journal(spec: str) -> bool:
+    return "://" not in spec
+
+
+def _sqlite_path(spec: str) -> Path | None:
+    return Path(spec[len("sqlite:///") :]).expanduser().absolute() if spec.startswith("sqlite:///") else None
+
+
+def open_storage(spec: str | None, base: Path | None = None) -> optuna.storages.BaseStorage | None:
+    """The storage named by spec (see the module docstring); None for an in-memory study."""
+    if not spec:
+        return None
+    if is_journal(spec):
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        path = Path(spec).expanduser()
+        path = path if path.is_absolute() or base is None else Path(base) / path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path)))
+    sqlite = _sqlite_path(spec)
+    if sqlite is not None:
+        sqlite.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.RDBStorage(
+            f"sqlite:///{sqlite}", engine_kwargs={"connect_args": {"timeout": SQLITE_LOCK_WAIT_S}}
+        )
+    return optuna.storages.RDBStorage(spec)
+
+
+def lock_path_for(spec: str | None, sweep_dir: Path) -> Path:
+    """The file that serializes sweep processes sharing a study: beside a SQLite or journal file,
+    else in the sweep folder."""
+    if spec and _sqlite_path(spec) is not None:
+        return Path(str(_sqlite_path(spec)) + ".lock")
+    if spec and is_journal(spec):
+        path = Path(spec).expanduser()
+        return (path if path.is_absolute() else sweep_dir / path).with_name(Path(spec).name + ".sweep.lock")
+    return Path(sweep_dir) / ".sweep.lock"
