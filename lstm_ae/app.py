@@ -32,7 +32,7 @@ from lstm_ae.data.base import SequenceData
 from lstm_ae.errors import ConfigError, DataError
 from lstm_ae.model import LSTMAutoencoder
 from lstm_ae.tasks import Task
-from lstm_ae.trainer import BEST_CKPT, Trainer, evaluate, resolve_device
+from lstm_ae.trainer import BEST_CKPT, Trainer, effective_precision, evaluate, resolve_device
 
 log = logging.getLogger("lstm_ae")
 
@@ -234,7 +234,7 @@ def prepare(cfg: DictConfig) -> Prepared:
         task.name,
         device,
         torch.get_num_threads(),
-        trainer_cfg.precision,
+        effective_precision(device, trainer_cfg.precision),
         is_applied(),
     )
     return Prepared(model_cfg, trainer_cfg, task, data, model, device, optimizer_factory, scheduler_cfg, n_params)

@@ -282,7 +282,7 @@ class Ours:
         from lstm_ae.app import apply_process_settings, build_model, scheduler_config
         from lstm_ae.config import validate
         from lstm_ae.data.base import SequenceData, Split
-        from lstm_ae.trainer import Trainer
+        from lstm_ae.trainer import Trainer, effective_precision
 
         model_cfg, tc = validate(cfg)
         apply_process_settings(tc)  # as a run does (threads stay as set when trainer.threads=0)
@@ -297,7 +297,7 @@ class Ours:
         )
         self.trainer.build_scheduler(total_steps)
         self.model, self.task = self.trainer.model, task
-        self.device, self.precision = device, tc.precision
+        self.device, self.precision = device, effective_precision(device, tc.precision)
         self.batch_size, self.eval_batch_size = tc.batch_size, tc.eval_batch_size
         self.hidden, self.layers, self.n_classes = model_cfg.hidden, model_cfg.layers, n_classes
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from lstm_ae.artifacts import load_checkpoint, save_torch, write_csv, write_json
+from lstm_ae.artifacts import load_checkpoint, write_bytes, write_csv, write_json
 from lstm_ae.data.base import SequenceData, Split
 from lstm_ae.errors import ConfigError
 from lstm_ae.trainer import BEST_CKPT, Trainer, evaluate
@@ -177,8 +177,9 @@ def run_cv(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
                 best = int(i)
         summary["kept_fold"] = best + 1
         fdata, history = fold_data[best], histories[best]
-        state = load_checkpoint(out / "cv" / f"fold_{best + 1}" / BEST_CKPT)
-        save_torch(out / BEST_CKPT, state)
+        kept = out / "cv" / f"fold_{best + 1}" / BEST_CKPT
+        write_bytes(out / BEST_CKPT, kept.read_bytes())  # the kept fold's checkpoint, byte for byte
+        state = load_checkpoint(kept)
         write_csv(out / "metrics.csv", history)
         model = app.build_model(model_cfg, fdata, task).to(device)
         model.load_state_dict(state["model"])

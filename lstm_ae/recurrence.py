@@ -4,76 +4,33 @@ The decoder of the study is fed the same z at every step, so its input projectio
 one (B, 4H) product instead of T of them; oneDNN's fused nn.LSTM cannot know that. This module
 computes the projection with ordinary autograd ops (one large product for a sequence input, one
 small one for a constant input) and runs the recurrence in a small C++ kernel
-(`csrc/lstm_recurrence.cpp`, compiled on first use and cached by PyTorch). The weights stay the
+(`csrc/lstm_recurrence.cpp`, built once per machine by lstm_ae.kernel). The weights stay the
 parameters of the `nn.LSTM` modules, so checkpoints are the same either way.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import platform
 import threading
-from pathlib import Path
 
 import torch
 from torch import nn
 
+from lstm_ae import kernel
+
 log = logging.getLogger(__name__)
 
-_SOURCE = Path(__file__).parent / "csrc" / "lstm_recurrence.cpp"
-_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp"]
 _lock = threading.Lock()
 _state: dict[str, str | None] = {}
 
 
-def _cpu_tag() -> str:
-    """Short hash of this CPU's model and features: the build uses -march=native, so a cache shared
-    between different machines (a cluster's home directory) must not hand one CPU another's build."""
-    ident = platform.machine()
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        ident += "".join(sorted({ln for ln in lines if ln.startswith(("model name", "flags"))}))
-    except OSError:
-        ident += platform.processor()
-    return hashlib.sha1(ident.encode()).hexdigest()[:8]
-
-
 def load_kernel() -> str | None:
-    """Compiles (first use on a machine: ~15 s, then cached by PyTorch under TORCH_EXTENSIONS_DIR)
-    and loads the kernel. Returns None when it is available, else one line saying why not."""
+    """Loads the kernel once per process, building it first when the machine has none (lstm_ae.kernel).
+    Returns None when it is available, else one line saying why not."""
     with _lock:
         if "error" not in _state:
-            _state["error"] = _build()
+            _state["error"] = kernel.load()
         return _state["error"]
-
-
-def _build() -> str | None:
-    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # "no CUDA runtime": irrelevant
-    try:
-        from torch.utils.cpp_extension import load
-
-        load(
-            name=f"lstm_ae_recurrence_{_cpu_tag()}",
-            sources=[str(_SOURCE)],
-            extra_cflags=_FLAGS,
-            extra_ldflags=["-fopenmp"],
-            is_python_module=False,
-            verbose=os.environ.get("LSTM_AE_VERBOSE_BUILD") == "1",
-        )
-        return None
-    except Exception as exc:  # no compiler, no headers, a build error
-        return f"LSTM recurrence kernel unavailable ({_reason(exc)[:200]})"
-
-
-def _reason(exc: Exception) -> str:
-    """The telling line of a failed build (the compiler's error, "not found"), not ninja's command echo."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    for line in lines:
-        if "not found" in line or ("error" in line.lower() and not line.startswith("Error building extension")):
-            return line
-    return lines[0] if lines else type(exc).__name__
 
 
 def available(device: torch.device) -> bool:

@@ -42,13 +42,49 @@ class TrainOutcome:
 
 
 def resolve_device(name: str) -> torch.device:
+    """trainer.device: auto (CUDA when present, else CPU), cpu, cuda or cuda:N; ConfigError when absent."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"trainer.device={name!r} is not a device; allowed: auto, cpu, cuda, cuda:N") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"trainer.device={name}: no CUDA device on this machine; use trainer.device=auto or cpu")
+        if device.index is not None and device.index >= count:
+            raise ConfigError(
+                f"trainer.device={name}: this machine has {count} CUDA device(s) (cuda:0 to cuda:{count - 1})"
+            )
+    return device
+
+
+_BF16_LSTM: dict[str, bool] = {}
+
+
+def effective_precision(device: torch.device, precision: str) -> str:
+    """The precision a run really uses: bf16 only where the device runs an LSTM in bf16. oneDNN's CPU
+    LSTM needs AVX-512 for bf16; on other CPUs (AVX2 laptops) bf16 falls back to fp32, with one warning."""
+    if precision != "bf16":
+        return precision
+    if device.type not in _BF16_LSTM:
+        try:
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+                torch.nn.LSTM(2, 2, batch_first=True).to(device)(torch.zeros(1, 2, 2, device=device))
+            _BF16_LSTM[device.type] = True
+        except RuntimeError as exc:
+            _BF16_LSTM[device.type] = False
+            log.warning(
+                "trainer.precision=bf16: this %s cannot run an LSTM in bf16 (%s); running in fp32",
+                device.type,
+                str(exc).splitlines()[0][:120],
+            )
+    return "bf16" if _BF16_LSTM[device.type] else "fp32"
 
 
 def autocast_context(device: torch.device, precision: str):
-    if precision == "bf16":
+    if effective_precision(device, precision) == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return nullcontext()
 
@@ -69,6 +105,23 @@ def evaluate(model, task: Task, split: Split, device, precision: str, batch_size
         for key, value in parts.items():
             totals[key] = totals.get(key, 0.0) + float(value) * weight
     return {key: value / n for key, value in totals.items()}
+
+
+GPU_DATA_FRACTION = 0.25  # a split is moved to the GPU when it takes at most this part of its free memory
+
+
+def on_device_if_it_fits(split: Split, device: torch.device) -> Split:
+    """The split moved to an accelerator once, when it fits easily, so batches are indexed there instead
+    of copied from host memory at every step; on the CPU (or when it does not fit) the split as it is."""
+    if device.type != "cuda" or split.x.device == device:
+        return split
+    size = split.x.numel() * split.x.element_size() + (split.y.numel() * 8 if split.y is not None else 0)
+    free, _ = torch.cuda.mem_get_info(device)
+    if size > GPU_DATA_FRACTION * free:
+        log.info("keeping a %.0f MB split in host memory (%.0f MB free on %s)", size / 2**20, free / 2**20, device)
+        return split
+    y = split.y.to(device) if split.y is not None else None
+    return Split(split.x.to(device), y, split.meta)
 
 
 def _all_finite(tensors: list[torch.Tensor]) -> bool:
@@ -260,7 +313,7 @@ class Trainer:
         for step, start in enumerate(range(0, n, self.batch_size), 1):
             if max_steps is not None and step > max_steps:
                 break
-            idx = perm[start : start + self.batch_size]
+            idx = perm[start : start + self.batch_size].to(train.x.device)  # on the GPU when the data are
             x = train.x[idx].to(self.device, non_blocking=True)
             y = train.y[idx].to(self.device) if train.y is not None else None
             try:
@@ -291,6 +344,7 @@ class Trainer:
     # -- the loop --------------------------------------------------------------------------
     def fit(self, train: Split, val: Split) -> TrainOutcome:
         self.build_scheduler(math.ceil(len(train) / self.batch_size))
+        train, val = on_device_if_it_fits(train, self.device), on_device_if_it_fits(val, self.device)
         history: list[dict] = []
         best, best_epoch, bad_epochs, start_epoch = None, None, 0, 1
         resumed = self._try_resume()

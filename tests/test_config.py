@@ -112,3 +112,17 @@ def test_cli_prints_one_line_error_before_training(tmp_path: Path, override, exp
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error: ") and expected in lines[0]
     assert not (tmp_path / "run" / "metrics.csv").exists()  # nothing trained
+
+
+def test_a_missing_cuda_device_is_one_line_before_anything_is_built(tmp_path: Path):
+    import torch
+
+    if torch.cuda.is_available():
+        override, expected = f"trainer.device=cuda:{torch.cuda.device_count()}", "CUDA device(s)"
+    else:
+        override, expected = "trainer.device=cuda", "trainer.device=cuda: no CUDA device on this machine"
+    proc = run_cli(override, "trainer.epochs=1", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path, timeout=600)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], proc.stderr
+    assert not (tmp_path / "run" / "result.json").exists() or "failed" in (tmp_path / "run" / "result.json").read_text()

@@ -82,6 +82,10 @@ def test_sequence_input_matches_nn_lstm_in_fp32():
 def test_bf16_autocast_stays_close_to_nn_lstm():
     """Under bf16 autocast the products run in bf16 (as oneDNN's do): outputs within bf16 rounding
     of autocast nn.LSTM's, weight gradients pointing the same way (cosine > 0.999)."""
+    from lstm_ae.trainer import effective_precision
+
+    if effective_precision(CPU, "bf16") != "bf16":
+        pytest.skip("this CPU runs no LSTM in bf16 (oneDNN needs AVX-512): runs fall back to fp32 here")
     torch.manual_seed(2)
     lstm = nn.LSTM(128, 128, batch_first=True)
     z = torch.randn(64, 128) * 0.5
@@ -144,25 +148,20 @@ def test_without_the_kernel_the_decoder_falls_back_with_one_warning(monkeypatch,
     assert not recurrence.available(torch.device("meta"))  # and never off the CPU
 
 
-def test_a_failed_build_is_reported_by_its_telling_line():
-    ninja = RuntimeError(
-        "Error building extension 'x': [1/2] c++ -c k.cpp -o k.o\nFAILED: k.o\nc++ -c k.cpp -o k.o\n"
-        "/bin/sh: 1: c++: not found\nninja: build stopped: subcommand failed.\n"
-    )
-    assert recurrence._reason(ninja) == "/bin/sh: 1: c++: not found"
-    compile_error = RuntimeError("Error building extension 'x': [1/2] c++ ...\nk.cpp:3:1: error: expected ';'\n")
-    assert recurrence._reason(compile_error) == "k.cpp:3:1: error: expected ';'"
-
-
 def test_runs_fold_by_default_and_train_the_same_either_way(tmp_path):
     """End to end through run.py: the log says which decoder ran, and one epoch of the toy task (fp32,
     same seed) ends at the same validation loss with the folded decoder as with nn.LSTM."""
     import json
 
     from conftest import run_cli
+    from lstm_ae.trainer import resolve_device
 
+    folds_here = recurrence.available(resolve_device("auto"))  # runs train on CUDA when present: no folding there
     losses = {}
-    for setting, logged in (("true", "decoder=folded"), ("false", "decoder=nn.LSTM")):
+    for setting, logged in (
+        ("true", "decoder=folded" if folds_here else "decoder=nn.LSTM"),
+        ("false", "decoder=nn.LSTM"),
+    ):
         run_dir = tmp_path / setting
         proc = run_cli(
             "dataset=toy", "dataset.size=600", "model.hidden=16", "trainer.epochs=1",

@@ -122,7 +122,9 @@ class OptunaSweep:
         self.directions = _directions(direction)
         self.storage_spec = None if storage in (None, "") else str(storage)
         if self.storage_spec and is_journal(self.storage_spec):  # jobs may run elsewhere: make it absolute
-            self.storage_spec = str((Path(str(config.hydra.sweep.dir)) / Path(self.storage_spec).expanduser()).absolute())
+            self.storage_spec = str(
+                (Path(str(config.hydra.sweep.dir)) / Path(self.storage_spec).expanduser()).absolute()
+            )
         self.study_name = None if study_name in (None, "") else str(study_name)
         self.n_trials = n_trials
         self.n_jobs = max(1, int(n_jobs))
