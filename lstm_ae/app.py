@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import random
 import sys
 import time
@@ -31,6 +30,7 @@ from lstm_ae.config import ModelConfig, TrainerConfig, validate
 from lstm_ae.data.base import SequenceData
 from lstm_ae.errors import ConfigError, DataError
 from lstm_ae.model import LSTMAutoencoder
+from lstm_ae.process import auto_threads, usable_cores
 from lstm_ae.tasks import Task
 from lstm_ae.trainer import BEST_CKPT, Trainer, effective_precision, evaluate, resolve_device
 
@@ -39,16 +39,13 @@ log = logging.getLogger("lstm_ae")
 RESULT = "result.json"
 
 
-def threads_per_trial() -> int:
-    """With parallel trials (joblib n_jobs > 1) share the cores instead of oversubscribing them;
-    0 leaves PyTorch's default. An explicit trainer.threads always wins."""
+def parallel_trials() -> int:
+    """How many trials the launcher runs at once (joblib n_jobs; -1 = one per core); 1 outside a sweep."""
     try:
         n_jobs = int(HydraConfig.get().launcher.get("n_jobs") or 1)
     except Exception:
-        return 0
-    if n_jobs < 0:  # joblib: -1 = all cores, i.e. one thread each
         return 1
-    return max(1, (os.cpu_count() or 1) // n_jobs) if n_jobs > 1 else 0
+    return usable_cores() if n_jobs < 0 else max(1, n_jobs)
 
 
 def seed_everything(seed: int) -> None:
@@ -196,10 +193,15 @@ def scheduler_config(cfg: DictConfig) -> dict | None:
 
 
 def apply_process_settings(trainer_cfg: TrainerConfig) -> None:
-    """Process-wide settings of a run: CPU threads and the allocator (lstm_ae.allocator)."""
-    threads = trainer_cfg.threads or threads_per_trial()
-    if threads:
-        torch.set_num_threads(threads)
+    """Process-wide settings of a run: CPU threads (trainer.threads, else chosen from the cores this
+    process may use, the parallel trials and other processes' load: lstm_ae.process) and the
+    allocator (lstm_ae.allocator)."""
+    threads = trainer_cfg.threads
+    if not threads:
+        threads, note = auto_threads(parallel_trials())
+        if note:
+            log.warning(note)
+    torch.set_num_threads(threads)
     if trainer_cfg.keep_freed_memory:
         keep_freed_memory()
 

@@ -403,7 +403,8 @@ def _side_process(conn, spec: SideSpec) -> None:
 
         device = resolve_device(spec.device)
         w = spec.workload
-        cfg = compose_config([*w.overrides, *spec.overrides])
+        threads = [f"trainer.threads={spec.threads}"] if spec.threads else []  # else the runs' own choice
+        cfg = compose_config([*w.overrides, *spec.overrides, *threads])
         n_classes = 10 if cfg.task.name == "classify" else 0
         x_train, y_train = synthetic(
             spec.batches * int(cfg.trainer.batch_size), w.seq_len, w.features, n_classes, spec.seed

@@ -1,0 +1,77 @@
+"""Process-wide CPU settings chosen from what the machine is doing: OpenMP's wait policy (read once,
+when torch loads) and the number of threads a run trains with.
+
+Measured on a 2-core machine (docs/speed.md, `python benchmarks/threads.py`): idle, two threads with
+libgomp's default (spinning) wait policy are fastest; with other busy processes, spinning threads
+fall off a cliff (row MNIST: 79 samples/s with 2 threads against 1,521 with 1), the PASSIVE policy
+removes most of it, and one thread is the fastest of all. So, unless the user set them:
+- before torch loads, if other processes keep cores busy, OMP_WAIT_POLICY=PASSIVE;
+- at the start of every run, threads = the cores this process may use (its CPU affinity) that
+  other processes leave free, divided among parallel trials, at least 1, with one warning line
+  when other processes take cores.
+"Busy" is sampled from /proc/stat over 0.2 s while this process sleeps, so it
+counts other processes only (a load average would also count this process's previous trial).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+SAMPLE_S = 0.2
+BUSY_THRESHOLD = 0.5  # cores kept busy by others before we adapt
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _cpu_times(cpus: set[int]) -> tuple[int, int]:
+    """(busy, total) jiffies over the given CPUs."""
+    busy = total = 0
+    with open("/proc/stat") as fh:
+        for line in fh:
+            name, *fields = line.split()
+            if not name.startswith("cpu") or name == "cpu" or int(name[3:]) not in cpus:
+                continue
+            values = [int(v) for v in fields[:8]]
+            idle = values[3] + values[4]  # idle + iowait
+            busy += sum(values) - idle
+            total += sum(values)
+    return busy, total
+
+
+def busy_cores(sample_s: float = SAMPLE_S) -> float:
+    """How many of this process's cores other processes keep busy right now (0 where unknown)."""
+    try:
+        cpus = os.sched_getaffinity(0)
+        b0, t0 = _cpu_times(cpus)
+        time.sleep(sample_s)
+        b1, t1 = _cpu_times(cpus)
+    except (AttributeError, OSError, ValueError):
+        return 0.0
+    return len(cpus) * (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+def set_wait_policy() -> None:
+    """Call before torch is imported: PASSIVE OpenMP threads when other processes keep cores busy."""
+    if "OMP_WAIT_POLICY" not in os.environ and busy_cores() >= BUSY_THRESHOLD:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+
+def auto_threads(parallel_trials: int = 1) -> tuple[int, str]:
+    """Threads for a run that set none, and a warning when other processes take cores ("" if not)."""
+    cores = usable_cores()
+    share = max(1, cores // max(1, parallel_trials))
+    busy = busy_cores()
+    if busy < BUSY_THRESHOLD:
+        return share, ""
+    free = max(1, cores - round(busy))
+    threads = min(share, free)
+    return threads, (
+        f"other processes keep {busy:.1f} of this process's {cores} cores busy: training with {threads} "
+        "thread(s) (trainer.threads sets it)"
+    )
