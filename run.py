@@ -5,7 +5,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from lstm_ae.cli import check_group_choices
+from lstm_ae.cli import check_group_choices, normalize_overrides
 
 CONF_DIR = "conf"
 
@@ -18,5 +18,6 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    sys.argv[1:] = normalize_overrides(sys.argv[1:])
     check_group_choices(sys.argv[1:])
     main()

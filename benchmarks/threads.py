@@ -5,7 +5,7 @@
 For each workload (the bench harness's presets: toy, MNIST row, MNIST pixel), thread count, wait
 policy (libgomp's default, or PASSIVE) and number of other busy processes (pure-Python spin loops),
 a fresh process builds our preset's model and times training steps of the real Trainer
-(lstm_ae.bench.Ours). Prints one row per setting: training samples/s. Compare rows of one run only:
+(benchmarks.bench.Ours). Prints one row per setting: training samples/s. Compare rows of one run only:
 the machine's other load moves absolute numbers.
 """
 
@@ -26,7 +26,7 @@ STEPS = {"toy": 20, "row": 6, "pixel": 2}
 def child(workload: str, threads: int) -> None:
     import torch
 
-    from lstm_ae.bench import WORKLOADS, Ours, compose_config, synthetic
+    from benchmarks.bench import WORKLOADS, Ours, compose_config, synthetic
 
     w = WORKLOADS[workload]
     cfg = compose_config([*w.overrides, f"trainer.threads={threads}"])

@@ -14,66 +14,18 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 from omegaconf import DictConfig
 
+from lstm_ae import pipeline
 from lstm_ae.artifacts import load_checkpoint, write_bytes, write_csv, write_json
-from lstm_ae.data.base import SequenceData, Split
+from lstm_ae.data.base import SequenceData, concat, groups_of, take, with_splits
 from lstm_ae.errors import ConfigError
 from lstm_ae.trainer import BEST_CKPT, Trainer, evaluate
 
 log = logging.getLogger("lstm_ae")
-
-
-# -- generic split utilities ------------------------------------------------------------------
-def take(split: Split, index: np.ndarray) -> Split:
-    """A split restricted to some items, per-item meta arrays included."""
-    index = np.asarray(index, dtype=np.int64)
-    n = len(split)
-    meta = {}
-    for key, value in split.meta.items():
-        if isinstance(value, torch.Tensor) and len(value) == n:
-            meta[key] = value[torch.from_numpy(index)]
-        elif isinstance(value, np.ndarray) and len(value) == n:
-            meta[key] = value[index]
-        else:
-            meta[key] = value
-    y = None if split.y is None else split.y[torch.from_numpy(index)]
-    return Split(split.x[torch.from_numpy(index)], y, meta)
-
-
-def concat(splits: list[Split]) -> Split:
-    """Items of several splits in one; per-item meta arrays are concatenated."""
-    meta = {}
-    for key, value in splits[0].meta.items():
-        parts = [s.meta[key] for s in splits]
-        if isinstance(value, torch.Tensor):
-            meta[key] = torch.cat(parts)
-        elif isinstance(value, np.ndarray):
-            meta[key] = np.concatenate(parts)
-        else:
-            meta[key] = value
-    ys = [s.y for s in splits]
-    y = None if any(v is None for v in ys) else torch.cat(ys)
-    return Split(torch.cat([s.x for s in splits]), y, meta)
-
-
-def with_splits(data: SequenceData, **splits: Split) -> SequenceData:
-    """A copy of the data with some splits replaced; a display bound to the data is re-bound."""
-    new = replace(data, **splits)
-    if hasattr(new.display, "bind"):
-        new.display = new.display.bind(new)
-    return new
-
-
-def groups_of(split: Split) -> np.ndarray:
-    """Group of each item: its stock (meta 'names') when known, else the item itself."""
-    names = split.meta.get("names")
-    return np.asarray(names) if names is not None else np.arange(len(split)).astype(str)
 
 
 def repartition(data: SequenceData, fold: int, seed: int) -> SequenceData:
@@ -89,12 +41,11 @@ def repartition(data: SequenceData, fold: int, seed: int) -> SequenceData:
 
 # -- the cross-validated run ------------------------------------------------------------------
 def run_cv(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
-    from lstm_ae import app
 
     k = cfg.dataset.cv_folds
     if not isinstance(k, int) or k < 1:
         raise ConfigError(f"dataset.cv_folds must be an integer >= 1, got {k}")
-    prep = app.prepare(cfg)  # validates everything and loads the data before any training
+    prep = pipeline.prepare(cfg)  # validates everything and loads the data before any training
     model_cfg, trainer_cfg, task, data, device = prep.model_cfg, prep.trainer_cfg, prep.task, prep.data, prep.device
     optimizer_factory, scheduler_cfg = prep.optimizer_factory, prep.scheduler_cfg
     if cfg.get("trial_ctx"):
@@ -104,8 +55,8 @@ def run_cv(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
     for fold in range(k):
         fdata = repartition(data, fold, int(cfg.dataset.get("seed", 0)))
         fold_dir = out / "cv" / f"fold_{fold + 1}"
-        app.seed_everything(trainer_cfg.seed + fold)
-        model = app.build_model(model_cfg, fdata, task)
+        pipeline.seed_everything(trainer_cfg.seed + fold)
+        model = pipeline.build_model(model_cfg, fdata, task)
         log.info(
             "cv fold %d/%d: train/val windows %d/%d (groups %d/%d) -> %s",
             fold + 1,
@@ -181,14 +132,14 @@ def run_cv(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
         write_bytes(out / BEST_CKPT, kept.read_bytes())  # the kept fold's checkpoint, byte for byte
         state = load_checkpoint(kept)
         write_csv(out / "metrics.csv", history)
-        model = app.build_model(model_cfg, fdata, task).to(device)
+        model = pipeline.build_model(model_cfg, fdata, task).to(device)
         model.load_state_dict(state["model"])
         result.update(best_epoch=folds[best]["best_epoch"], train_size=len(fdata.train), val_size=len(fdata.val))
         test = evaluate(model, task, data.test, device, trainer_cfg.precision, trainer_cfg.eval_batch_size)
         test.update(task.extra_test_metrics(model, fdata, device, out))
         result["test"] = test
-        log.info("test (kept fold %d, epoch %s): %s", best + 1, folds[best]["best_epoch"], app._fmt_metrics(test))
-        figures = app.write_plots(fdata, model, task, history, out, trainer_cfg.n_plot_examples, device)
+        log.info("test (kept fold %d, epoch %s): %s", best + 1, folds[best]["best_epoch"], pipeline.fmt_metrics(test))
+        figures = pipeline.write_plots(fdata, model, task, history, out, trainer_cfg.n_plot_examples, device)
         from lstm_ae import plots
 
         plots.plot_cv_folds(
@@ -200,5 +151,5 @@ def run_cv(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
         figures.append("cv_folds.png")
     result["figures"] = figures
     result["wall_time_s"] = time.perf_counter() - t_start
-    write_json(out / app.RESULT, result)
+    write_json(out / pipeline.RESULT, result)
     return summary["val_loss_mean"]

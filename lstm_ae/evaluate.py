@@ -30,9 +30,10 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from lstm_ae import pipeline
 from lstm_ae.artifacts import load_checkpoint, write_json, write_text
 from lstm_ae.config import validate
-from lstm_ae.crossval import concat, groups_of, take, with_splits
+from lstm_ae.data.base import concat, groups_of, take, with_splits
 from lstm_ae.errors import ConfigError, DataError
 from lstm_ae.trainer import BEST_CKPT, evaluate, resolve_device
 
@@ -74,9 +75,6 @@ def select_items(data, run: Path, all_items: bool):
 
 
 def run(run_dir: Path, overrides: list[str], out: Path | None, all_items: bool) -> dict:
-    from hydra.utils import instantiate
-
-    from lstm_ae import app
 
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
@@ -85,7 +83,7 @@ def run(run_dir: Path, overrides: list[str], out: Path | None, all_items: bool) 
         raise ConfigError(f"{run_dir}: no {BEST_CKPT} (was the run trained to at least one epoch?)")
     cfg = compose_run_config(run_dir, overrides)
     model_cfg, trainer_cfg = validate(cfg)
-    inst = getattr(app, "_instantiate", instantiate)
+    inst = pipeline.instantiate_node
     task = inst(cfg.task)
     data = inst(cfg.dataset)
     task.check_data(data)
@@ -93,7 +91,7 @@ def run(run_dir: Path, overrides: list[str], out: Path | None, all_items: bool) 
     out = Path(out) if out else run_dir / "eval" / time.strftime("%Y-%m-%d_%H-%M-%S")
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(trainer_cfg.device)
-    model = app.build_model(model_cfg, data, task).to(device)
+    model = pipeline.build_model(model_cfg, data, task).to(device)
     try:
         model.load_state_dict(load_checkpoint(ckpt)["model"])
     except RuntimeError as exc:
@@ -103,7 +101,7 @@ def run(run_dir: Path, overrides: list[str], out: Path | None, all_items: bool) 
     )
     test = evaluate(model, task, data.test, device, trainer_cfg.precision, trainer_cfg.eval_batch_size)
     test.update(task.extra_test_metrics(model, data, device, out))
-    figures = app.write_plots(data, model, task, [], out, trainer_cfg.n_plot_examples, device)
+    figures = pipeline.write_plots(data, model, task, [], out, trainer_cfg.n_plot_examples, device)
     result = {
         "run": str(run_dir),
         "checkpoint": str(ckpt),
@@ -117,7 +115,7 @@ def run(run_dir: Path, overrides: list[str], out: Path | None, all_items: bool) 
     }
     write_text(out / "config.yaml", OmegaConf.to_yaml(cfg))
     write_json(out / "eval.json", result)
-    log.info("test: %s -> %s", app._fmt_metrics(test), out)
+    log.info("test: %s -> %s", pipeline.fmt_metrics(test), out)
     return result
 
 

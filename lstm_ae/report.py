@@ -142,6 +142,20 @@ def collect(sweep_dir: Path, study=None) -> tuple[pd.DataFrame, list[str], dict[
     return df, swept, curves
 
 
+def inert_parameters(df: pd.DataFrame, swept: list[str], rel: float = 1e-5) -> list[str]:
+    """Swept parameters whose values changed nothing: among completed trials that differ only in this
+    parameter, the objective is the same (to rel) in every such group."""
+    ok = df[df["status"].isin(OK_STATUSES) & df["objective"].notna()]
+    inert = []
+    for name in swept:
+        others = [c for c in swept if c != name]
+        keys = ok[others].astype(str).agg("|".join, axis=1) if others else pd.Series("", index=ok.index)
+        groups = [g["objective"] for _, g in ok.groupby(keys) if g[name].astype(str).nunique() > 1]
+        if groups and all(g.max() - g.min() <= rel * max(abs(g.mean()), 1e-12) for g in groups):
+            inert.append(name)
+    return inert
+
+
 def _objective_columns(df: pd.DataFrame) -> list[str]:
     """objective_0, objective_1, ...: the values of a multi-objective study."""
     return [c for c in df.columns if c.startswith("objective_") and c[len("objective_") :].isdigit()]
@@ -337,6 +351,8 @@ def write_summary(sweep_dir: Path, directions: list[str] | str | None = None, st
             figures.append((f"Reconstructions of the best trial ({_label(best, swept)})", "best_reconstructions.png"))
     else:
         lines.append("**No trial completed yet.**")
+    for name in inert_parameters(df, swept):
+        lines += ["", f"Note: `{name}` changed nothing: trials that differ only in it reached the same objective."]
     lines += ["", "## Trials, best first", ""]
     cols = [
         "trial",

@@ -300,15 +300,18 @@ class Trainer:
         self._scheduler_step("step")
         return loss, parts, norm
 
-    def train_epoch(self, train: Split, epoch: int, max_steps: int | None = None) -> tuple[dict[str, float], float]:
+    def train_epoch(
+        self, train: Split, epoch: int, max_steps: int | None = None
+    ) -> tuple[dict[str, float], dict[str, float]]:
         """One shuffled pass over train (or its first max_steps batches), logging progress in long
-        epochs: (mean loss and parts per sample, mean gradient norm). Raises Diverged naming the step."""
+        epochs: (mean loss and parts per sample, gradient statistics: mean and largest norm before
+        clipping, and the fraction of steps trainer.grad_clip clipped). Raises Diverged naming the step."""
         self.model.train()
         n = len(train)
         steps_per_epoch = math.ceil(n / self.batch_size)
         perm = torch.randperm(n, generator=self.shuffle_gen)
         sums: dict[str, float] = {}
-        grad_norm_sum, seen, steps = 0.0, 0, 0
+        grad_norm_sum, grad_norm_max, clipped, seen, steps = 0.0, 0.0, 0, 0, 0
         t0 = last_log = time.perf_counter()
         for step, start in enumerate(range(0, n, self.batch_size), 1):
             if max_steps is not None and step > max_steps:
@@ -323,6 +326,8 @@ class Trainer:
             weight = x.shape[0]
             seen, steps = seen + weight, steps + 1
             grad_norm_sum += norm
+            grad_norm_max = max(grad_norm_max, norm)
+            clipped += bool(self.grad_clip) and norm > self.grad_clip
             sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * weight
             for key, value in parts.items():
                 sums[key] = sums.get(key, 0.0) + float(value) * weight
@@ -339,7 +344,12 @@ class Trainer:
                     sums["loss"] / seen,
                     _fmt_time(eta),
                 )
-        return {k: v / max(1, seen) for k, v in sums.items()}, grad_norm_sum / max(1, steps)
+        grads = {
+            "grad_norm": grad_norm_sum / max(1, steps),
+            "grad_norm_max": grad_norm_max,
+            "clipped_frac": clipped / max(1, steps),
+        }
+        return {k: v / max(1, seen) for k, v in sums.items()}, grads
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self, train: Split, val: Split) -> TrainOutcome:
@@ -358,7 +368,7 @@ class Trainer:
         for epoch in range(start_epoch, self.epochs + 1):
             t0 = time.perf_counter()
             try:
-                means, grad_norm = self.train_epoch(train, epoch)
+                means, grads = self.train_epoch(train, epoch)
             except Diverged as exc:
                 status, reason = "diverged", str(exc)
                 log.error("diverged: %s", reason)
@@ -382,7 +392,7 @@ class Trainer:
                 **train_metrics,
                 **val_metrics,
                 "lr": self.optimizer.param_groups[0]["lr"],
-                "grad_norm": grad_norm,
+                **grads,
                 "epoch_time_s": epoch_time,
             }
             history.append(row)
@@ -397,6 +407,8 @@ class Trainer:
             elapsed = time.perf_counter() - t_start
             eta = elapsed / (epoch - start_epoch + 1) * (self.epochs - epoch)
             extra = "".join(f" {k} {v:.4f}" for k, v in val_metrics.items() if k not in ("val_loss",))
+            if self.grad_clip:
+                extra += f" clipped {grads['clipped_frac']:.0%}"
             log.info(
                 "epoch %d/%d train_loss %.5f val_loss %.5f%s%s | %.1fs/epoch, ETA %s",
                 epoch,

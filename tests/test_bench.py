@@ -1,4 +1,4 @@
-"""The benchmark harness (python -m lstm_ae.bench): its FLOP count and a quick run on tiny workloads."""
+"""The benchmark harness (python -m benchmarks.bench): its FLOP count and a quick run on tiny workloads."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from lstm_ae import bench
+from benchmarks import bench
 from lstm_ae.model import LSTMAutoencoder
 
 
@@ -111,7 +111,7 @@ def test_quick_run_on_tiny_workloads(tmp_path, monkeypatch):
             "tiny_cls",
             5,
             4,
-            ("+experiment=mnist_classify", "model.hidden=8", "trainer.eval_batch_size=64"),
+            ("experiment=mnist_classify", "model.hidden=8", "trainer.eval_batch_size=64"),
             (2, 100, 2),
             (2, 100, 2),
             warmup=1,

@@ -7,10 +7,10 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from conftest import REPO, run_cli
-from lstm_ae.app import prepare
 from lstm_ae.cli import group_options
 from lstm_ae.config import validate
 from lstm_ae.errors import ConfigError
+from lstm_ae.pipeline import prepare
 
 CONF = REPO / "conf"
 
@@ -39,7 +39,7 @@ def test_every_group_option_composes_and_validates(group, option):
 
 @pytest.mark.parametrize("preset", group_options("experiment"))
 def test_every_experiment_preset_composes(preset):
-    cfg = _compose(f"+experiment={preset}")
+    cfg = _compose(f"experiment={preset}")
     validate(cfg)
     instantiate(cfg.task)
 

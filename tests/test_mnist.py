@@ -52,7 +52,7 @@ def test_short_row_training_lifts_accuracy_far_above_chance(mnist_root, tmp_path
     result.json, metrics.csv and the printed log hold the same numbers; figures exist."""
     run_dir = tmp_path / "run"
     proc = run_cli(
-        "+experiment=mnist_classify",
+        "experiment=mnist_classify",
         f"dataset.root={mnist_root}",
         "dataset.download=false",
         "dataset.train_subset=4000",

@@ -22,7 +22,7 @@ def _result(run_dir) -> dict:
 def predict_run(sp500_csv, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("snp_predict") / "run"
     proc = run_cli(
-        "+experiment=snp500_predict",
+        "experiment=snp500_predict",
         f"dataset.path={sp500_csv}",
         "trainer.epochs=2",
         "dataset.cv_folds=2",
@@ -135,8 +135,8 @@ def test_presets_compose():
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        rec = compose("config", overrides=["+experiment=snp500_reconstruct"])
-        pred = compose("config", overrides=["+experiment=snp500_predict"])
+        rec = compose("config", overrides=["experiment=snp500_reconstruct"])
+        pred = compose("config", overrides=["experiment=snp500_predict"])
     GlobalHydra.instance().clear()
     assert rec.dataset.name == pred.dataset.name == "snp500"
     assert (rec.task.name, rec.dataset.cv_folds, rec.dataset.task) == ("reconstruct", 3, "reconstruct")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -77,3 +77,50 @@ def check_unit_range(name: str, x: torch.Tensor) -> None:
     lo, hi = float(x.min()), float(x.max())
     if lo < 0.0 or hi > 1.0 or x.isnan().any():
         raise ValueError(f"{name}: data must lie in [0, 1] after normalization, found [{lo:.4g}, {hi:.4g}]")
+
+
+# -- split utilities (cross-validation, evaluation on part of the items) ------------------------
+def take(split: Split, index: np.ndarray) -> Split:
+    """A split restricted to some items, per-item meta arrays included."""
+    index = np.asarray(index, dtype=np.int64)
+    n = len(split)
+    meta = {}
+    for key, value in split.meta.items():
+        if isinstance(value, torch.Tensor) and len(value) == n:
+            meta[key] = value[torch.from_numpy(index)]
+        elif isinstance(value, np.ndarray) and len(value) == n:
+            meta[key] = value[index]
+        else:
+            meta[key] = value
+    y = None if split.y is None else split.y[torch.from_numpy(index)]
+    return Split(split.x[torch.from_numpy(index)], y, meta)
+
+
+def concat(splits: list[Split]) -> Split:
+    """Items of several splits in one; per-item meta arrays are concatenated."""
+    meta = {}
+    for key, value in splits[0].meta.items():
+        parts = [s.meta[key] for s in splits]
+        if isinstance(value, torch.Tensor):
+            meta[key] = torch.cat(parts)
+        elif isinstance(value, np.ndarray):
+            meta[key] = np.concatenate(parts)
+        else:
+            meta[key] = value
+    ys = [s.y for s in splits]
+    y = None if any(v is None for v in ys) else torch.cat(ys)
+    return Split(torch.cat([s.x for s in splits]), y, meta)
+
+
+def with_splits(data: SequenceData, **splits: Split) -> SequenceData:
+    """A copy of the data with some splits replaced; a display bound to the data is re-bound."""
+    new = replace(data, **splits)
+    if hasattr(new.display, "bind"):
+        new.display = new.display.bind(new)
+    return new
+
+
+def groups_of(split: Split) -> np.ndarray:
+    """Group of each item: its stock (meta 'names') when known, else the item itself."""
+    names = split.meta.get("names")
+    return np.asarray(names) if names is not None else np.arange(len(split)).astype(str)

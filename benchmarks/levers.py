@@ -1,4 +1,4 @@
-"""Micro-benchmarks behind the README's "what was tried" list: python -m lstm_ae.bench_levers WHAT
+"""Micro-benchmarks behind docs/speed.md's "what was tried" list: python -m benchmarks.levers WHAT
 
   decoder  the decoder fed z at every step: oneDNN's fused nn.LSTM against computing W_ih z once, with
            the C++ recurrence kernel (lstm_ae.recurrence, what model.fold_decoder_input runs) and with a
@@ -10,7 +10,7 @@
   profile  torch.profiler table of MNIST-row training steps (where a step's time goes)
 
 Synthetic tensors of the workload's shape; the cost of dense LSTM arithmetic does not depend on values.
-These are the throw-away measurements kept runnable, not part of the harness (lstm_ae.bench).
+These are the throw-away measurements kept runnable, not part of the harness (benchmarks.bench).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The reference side of the benchmark (issue 6): the LSTM autoencoder trained the way
+"""The reference side of the benchmark: the LSTM autoencoder trained the way
 typical course code does it.
 
 Same architecture as lstm_ae.model.LSTMAutoencoder (encoder nn.LSTM -> z = last hidden state,

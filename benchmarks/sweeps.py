@@ -1,7 +1,7 @@
 """Sweep benchmarks: what pruning and parallel trials buy on this machine.
 
-    python -m lstm_ae.bench_sweeps pruning   # same TPE search with and without the median pruner
-    python -m lstm_ae.bench_sweeps parallel  # same grid sequentially vs joblib with 2 workers
+    python -m benchmarks.sweeps pruning   # same TPE search with and without the median pruner
+    python -m benchmarks.sweeps parallel  # same grid sequentially vs joblib with 2 workers
 
 Each sweep is a real `python run.py -m ...` in a temp folder; wall time and best objective
 are read back from the sweep's summary.csv. Results are printed and written as JSON.
@@ -88,7 +88,7 @@ def bench_parallel(root: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lstm_ae.bench_sweeps", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.sweeps", description=__doc__.splitlines()[0])
     parser.add_argument("which", choices=("pruning", "parallel"))
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--out", type=Path, default=Path("bench_results"))

@@ -1,4 +1,4 @@
-"""Benchmark harness (issue 6): python -m lstm_ae.bench [--quick] [--time-to-accuracy] [...]
+"""Benchmark harness: python -m benchmarks.bench [--quick] [--time-to-accuracy] [...]
 
 For each workload (toy T=50 F=1 H=32; MNIST row T=28 F=28 H=128 + classifier; MNIST pixel
 T=784 F=1 H=128 + classifier) it measures, interleaved repeat by repeat so that background
@@ -8,7 +8,7 @@ load hits both sides alike:
   components: LSTMAutoencoder, the Task's loss, and the Trainer's own epoch loop
   (Trainer.train_epoch: autocast, clipping, divergence checks, optimizer and scheduler steps),
   evaluated with trainer.evaluate, under the preset's process settings (threads, allocator);
-- reference: the same architecture written the way course code is (lstm_ae.bench_reference:
+- reference: the same architecture written the way course code is (benchmarks.reference:
   fp32 nn.LSTM, DataLoader over a TensorDataset, batch 64, Adam, loss.item() per batch).
 
 Each side runs in a process of its own (spawned per workload; the parent only sends "time a
@@ -69,8 +69,8 @@ from pathlib import Path
 
 import torch
 
+from benchmarks import reference as ref
 from lstm_ae import allocator
-from lstm_ae import bench_reference as ref
 
 REPO = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO / "conf"
@@ -250,8 +250,8 @@ class Workload:
 
 WORKLOADS = {
     "toy": Workload("toy", 50, 1, ("dataset=toy", "model.hidden=32"), (30, 6000, 3), (8, 2000, 3)),
-    "row": Workload("row", 28, 28, ("+experiment=mnist_classify",), (12, 8192, 3), (4, 2048, 3)),
-    "pixel": Workload("pixel", 784, 1, ("+experiment=mnist_pixel",), (1, 256, 5), (1, 128, 1), warmup=3),
+    "row": Workload("row", 28, 28, ("experiment=mnist_classify",), (12, 8192, 3), (4, 2048, 3)),
+    "pixel": Workload("pixel", 784, 1, ("experiment=mnist_pixel",), (1, 256, 5), (1, 128, 1), warmup=3),
 }
 
 
@@ -279,9 +279,9 @@ class Ours:
     def __init__(self, cfg, workload: Workload, device: torch.device, total_steps: int, seed: int) -> None:
         from hydra.utils import instantiate
 
-        from lstm_ae.app import apply_process_settings, build_model, scheduler_config
         from lstm_ae.config import validate
         from lstm_ae.data.base import SequenceData, Split
+        from lstm_ae.pipeline import apply_process_settings, build_model, scheduler_config
         from lstm_ae.trainer import Trainer, effective_precision
 
         model_cfg, tc = validate(cfg)
@@ -317,7 +317,7 @@ class Ours:
 
 
 class Reference:
-    """The course-style loop of lstm_ae.bench_reference on the same architecture."""
+    """The course-style loop of benchmarks.reference on the same architecture."""
 
     precision = "fp32"
 
@@ -397,14 +397,17 @@ def _side_process(conn, spec: SideSpec) -> None:
     Each side runs in a process of its own, as it would for a user: process-wide settings
     (allocator, threads) of one side cannot leak into the other, and peak memory is its own."""
     try:
-        if spec.threads:
-            torch.set_num_threads(spec.threads)
+        from lstm_ae.process import usable_cores
+
+        # Both sides train with the same threads: --threads, else every usable core (what a run takes on an
+        # idle machine; a run's own load check would see the other side's process and take fewer).
+        threads = spec.threads or usable_cores()
+        torch.set_num_threads(threads)
         from lstm_ae.trainer import resolve_device
 
         device = resolve_device(spec.device)
         w = spec.workload
-        threads = [f"trainer.threads={spec.threads}"] if spec.threads else []  # else the runs' own choice
-        cfg = compose_config([*w.overrides, *spec.overrides, *threads])
+        cfg = compose_config([*w.overrides, *spec.overrides, f"trainer.threads={threads}"])
         n_classes = 10 if cfg.task.name == "classify" else 0
         x_train, y_train = synthetic(
             spec.batches * int(cfg.trainer.batch_size), w.seq_len, w.features, n_classes, spec.seed
@@ -587,7 +590,7 @@ def mnist_root(arg: str | None) -> Path:
 
 
 def _tta_ours(cfg, target: float, threads: int) -> dict:
-    from lstm_ae.app import prepare
+    from lstm_ae.pipeline import prepare
     from lstm_ae.trainer import Trainer, evaluate
 
     if threads:
@@ -680,7 +683,7 @@ def time_to_accuracy(args, overrides: list[str]) -> dict:
     """Ours: the mnist_classify preset through the real Trainer; reference: the course loop until the target.
     Each in its own process, each timing its own data load."""
     root = mnist_root(args.mnist_root)
-    cfg = compose_config(["+experiment=mnist_classify", f"dataset.root={root}", "dataset.download=false", *overrides])
+    cfg = compose_config(["experiment=mnist_classify", f"dataset.root={root}", "dataset.download=false", *overrides])
     print(f"\nTime to {args.tta_target:.1%} test accuracy, MNIST row classify preset (real data, {root})", flush=True)
     ours = _in_own_process(_tta_ours, cfg, args.tta_target, args.threads)
     reference = _in_own_process(
@@ -781,7 +784,7 @@ def write_outputs(result: dict, out: Path) -> tuple[Path, Path]:
 # -- main ------------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m lstm_ae.bench",
+        prog="python -m benchmarks.bench",
         description="Throughput, memory and fraction of matmul peak of our training vs a course-style reference loop.",
     )
     p.add_argument("--quick", action="store_true", help="short version (under a minute on a quiet 2-core CPU)")
@@ -823,7 +826,7 @@ def run(args: argparse.Namespace) -> dict:
     info = machine_info(device)
     started = dt.datetime.now().astimezone()
     print(
-        f"lstm_ae.bench {started:%Y-%m-%d %H:%M %Z} | {info['cpu']} | {info['cores']} cores, "
+        f"benchmarks.bench {started:%Y-%m-%d %H:%M %Z} | {info['cpu']} | {info['cores']} cores, "
         f"{info['threads']} threads | torch {info['torch']} | device {device}"
         + (f" ({info['gpu']})" if "gpu" in info else "")
         + f" | load average {info['loadavg_start'][0]:.2f}" * bool(info["loadavg_start"]),
@@ -855,7 +858,7 @@ def run(args: argparse.Namespace) -> dict:
     add_derived(rows, peaks)
     info["loadavg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     result = {
-        "command": "python -m lstm_ae.bench " + " ".join(sys.argv[1:]),
+        "command": "python -m benchmarks.bench " + " ".join(sys.argv[1:]),
         "date": started.isoformat(timespec="seconds"),
         "quick": args.quick,
         "machine": info,
