@@ -399,8 +399,8 @@ def _side_process(conn, spec: SideSpec) -> None:
     try:
         from lstm_ae.process import usable_cores
 
-        # Both sides train with the same threads: --threads, else every usable core (what a run takes on an
-        # idle machine; a run's own load check would see the other side's process and take fewer).
+        # Both sides train with the same threads: --threads, else what a run would take (chosen by the parent
+        # before the sides start: a side's own load check would count the other side).
         threads = spec.threads or usable_cores()
         torch.set_num_threads(threads)
         from lstm_ae.trainer import resolve_device
@@ -792,7 +792,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--repeats", type=int, default=0, help="timed repeats per side (0: per workload, 3; pixel 5, or 1 with --quick)"
     )
-    p.add_argument("--threads", type=int, default=0, help="torch threads for both sides (0: PyTorch default)")
+    p.add_argument(
+        "--threads", type=int, default=0, help="torch threads for both sides (0: as runs choose: the free cores)"
+    )
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder, or a .json/.csv path (both are written)")
     p.add_argument(
@@ -815,8 +817,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> dict:
     from lstm_ae.trainer import resolve_device
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if not args.threads:  # as a run would choose, judged before any side process exists
+        from lstm_ae.process import auto_threads
+
+        args.threads, note = auto_threads()
+        if note:
+            print(f"warning: {note}", file=sys.stderr)
+    torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     names = [] if args.workloads == "none" else [w.strip() for w in args.workloads.split(",") if w.strip()]
     unknown = [n for n in names if n not in WORKLOADS]
@@ -843,8 +850,17 @@ def run(args: argparse.Namespace) -> dict:
     n_peak = args.peak_n or (4096 if device.type == "cuda" else 2048)
 
     def measure_peaks() -> dict:
+        from lstm_ae.trainer import effective_precision
+
         min_time = 0.3 if args.quick else 0.5
-        return {key: matmul_peak(device, dtype, n_peak, min_time) for key, dtype in PEAK_DTYPES.items()}
+        # bf16 only where the runs use it: a CPU without bf16 LSTM support (AVX2) trains in fp32, and its
+        # emulated bf16 products would take minutes to time for nothing
+        bf16 = effective_precision(device, "bf16") == "bf16"
+        return {
+            key: matmul_peak(device, dtype, n_peak, min_time)
+            for key, dtype in PEAK_DTYPES.items()
+            if key == "fp32" or bf16
+        }
 
     peak_runs = [measure_peaks()] if names else []
     rows: list[dict] = []
@@ -854,7 +870,7 @@ def run(args: argparse.Namespace) -> dict:
         print(f"  {name}: {time.perf_counter() - t0:.1f} s", flush=True)
     if names:  # the peak again after the workloads; the better of the two counts
         peak_runs.append(measure_peaks())
-    peaks = {k: max((r[k] for r in peak_runs), key=lambda p: p["flops"]) for k in PEAK_DTYPES} if names else {}
+    peaks = {k: max((r[k] for r in peak_runs), key=lambda p: p["flops"]) for k in peak_runs[0]} if names else {}
     add_derived(rows, peaks)
     info["loadavg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     result = {
@@ -872,10 +888,10 @@ def run(args: argparse.Namespace) -> dict:
     if rows:
         print()
         print(format_table(rows))
+        measured = ", ".join(f"{k} {v['flops'] / 1e9:.0f} GFLOP/s ({v['backend']})" for k, v in peaks.items())
         print(
-            f"peak matmul: fp32 {peaks['fp32']['flops'] / 1e9:.0f} GFLOP/s ({peaks['fp32']['backend']}), bf16 "
-            f"{peaks['bf16']['flops'] / 1e9:.0f} GFLOP/s ({peaks['bf16']['backend']}) (n={n_peak}, best of before and "
-            "after the workloads); % peak: train GFLOP/s against the "
+            f"peak matmul: {measured} (n={n_peak}, best of before and "
+            "after the workloads; bf16 only where runs train in bf16); % peak: train GFLOP/s against the "
             "peak of the side's own precision.\nThroughput: median [min-max] over repeats; x ref: ratio of medians "
             "(ratio of bests); faults/step: page faults per training step (median pass)."
         )

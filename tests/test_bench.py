@@ -157,7 +157,10 @@ def test_quick_run_on_tiny_workloads(tmp_path, monkeypatch):
     for w in ("tiny", "tiny_cls"):
         assert rows[w, "ours"]["params"] == rows[w, "reference"]["params"]
         assert math.isfinite(rows[w, "ours"]["train_ratio"]) and rows[w, "ours"]["train_ratio"] > 0
-    assert result["peak"]["fp32"]["gflops"] > 0 and result["peak"]["bf16"]["gflops"] > 0
+    assert result["peak"]["fp32"]["gflops"] > 0
+    assert ("bf16" in result["peak"]) == (expected == "bf16")  # measured only where runs train in bf16
+    if "bf16" in result["peak"]:
+        assert result["peak"]["bf16"]["gflops"] > 0
 
     saved = json.loads(out.read_text())
     assert len(saved["throughput"]) == 4 and saved["machine"]["threads"] == 1

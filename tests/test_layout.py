@@ -61,3 +61,9 @@ def test_the_library_does_not_import_the_benchmarks():
             if isinstance(node, ast.ImportFrom) and node.module:
                 names.append(node.module)
             assert not any(n == "benchmarks" or n.startswith("benchmarks.") for n in names), path
+
+
+def test_readme_stays_short_and_free_of_issue_numbers():
+    readme = (REPO / "README.md").read_text()
+    assert len(readme.encode()) <= 12_000
+    assert "Issue " not in readme and "issue #" not in readme.lower()

@@ -218,3 +218,24 @@ def test_trials_left_queued_or_running_by_a_dead_sweeper_are_recovered(tmp_path)
     assert complete == [0.01, 0.02, 0.03]
     assert [t.number for t in trials if t.state.name == "FAIL"] == [running.number, unnamed.number]
     assert len(trials) == 5  # the queued point ran as the trial that was waiting, not as a new one
+
+
+def test_a_grid_point_left_running_on_another_host_makes_the_sweep_fail_loudly(tmp_path):
+    """The cluster case: a trial left RUNNING by a sweeper on node A cannot be judged from node B (its
+    pid means nothing here). The sweep on B runs everything else, then exits non-zero with one line naming
+    the unfinished point and how to finish it, instead of ending like a success."""
+    sweep_dir = tmp_path / "hosts"
+    sweep_dir.mkdir()
+    study = optuna.create_study(study_name="toy_reconstruct", storage=f"sqlite:///{sweep_dir}/optuna.db")
+    study.enqueue_trial({"optimizer.lr": 0.03})
+    other = study.ask()
+    assert other.suggest_categorical("optimizer.lr", [0.01, 0.03]) == 0.03
+    other.set_user_attr("sweeper_host", "node-a-of-the-cluster")
+    other.set_user_attr("sweeper_pid", 1)
+    proc = run_cli("-m", *FAST, "optimizer.lr=0.01,0.03", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: sweep incomplete: 1 of 2 grid points not finished")
+    assert "optimizer.lr=0.03 (RUNNING on node-a-of-the-cluster)" in last and "same command again" in last
+    states = {t.params["optimizer.lr"]: t.state.name for t in _study(sweep_dir).trials}
+    assert states == {0.03: "RUNNING", 0.01: "COMPLETE"}

@@ -32,7 +32,7 @@ class LstmAeOptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> Any:
-        from lstm_ae.sweep.optuna_sweep import OptunaSweep
+        from lstm_ae.sweep.optuna_sweep import IncompleteSweep, OptunaSweep
         from lstm_ae.sweep.space import SearchSpaceError
 
         assert self.config is not None and self.launcher is not None
@@ -41,6 +41,9 @@ class LstmAeOptunaSweeper(Sweeper):
         except SearchSpaceError as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
+        except IncompleteSweep as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(3) from None
         except KeyboardInterrupt:
             print(
                 f"\ninterrupted: finished trials are kept in the study; run the same command again to continue "

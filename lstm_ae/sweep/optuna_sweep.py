@@ -89,6 +89,10 @@ def trial_grid_key(trial: optuna.trial.FrozenTrial) -> str | None:
     return _key(trial.params) if trial.params else None
 
 
+class IncompleteSweep(RuntimeError):
+    """The sweep ended with planned trials that nobody finished; the message is one line."""
+
+
 @dataclass
 class Outcome:
     status: str
@@ -302,6 +306,7 @@ class OptunaSweep:
                 )
         self.write_summary(study)
         self.finish(study)
+        self.check_complete(study, grid, planned)
         return returns
 
     def _instantiate_sampler(self) -> tuple[Any, bool]:
@@ -417,6 +422,48 @@ class OptunaSweep:
             write_summary(self.sweep_dir, directions=self.directions, study=study)
         except Exception as exc:  # a summary problem must never take the sweep down
             log.warning("could not write the sweep summary: %s", exc)
+
+    def check_complete(self, study: optuna.Study, grid: list[dict] | None, planned: int) -> None:
+        """Raise IncompleteSweep naming what this sweep planned but nobody finished: trials killed without
+        a rerun, or left RUNNING on another host (maybe dead there). Trials still running in a live
+        process on this host (a concurrent sweeper) are not missing."""
+        host = socket.gethostname()
+        finished, elsewhere = set(), {}
+        n_finished = 0
+        for t in study.get_trials(deepcopy=False):
+            key = trial_grid_key(t)
+            if t.state in FINISHED and not killed(t):
+                n_finished += 1
+                finished.add(key)
+            elif t.state == TrialState.RUNNING:
+                owner, pid = t.user_attrs.get("sweeper_host"), t.user_attrs.get("sweeper_pid")
+                if owner == host and pid is not None and _pid_alive(int(pid)):
+                    n_finished += 1  # a live sweeper here is finishing it
+                    finished.add(key)
+                else:
+                    elsewhere[key] = owner or "an unknown host"
+        if grid is not None:
+            missing = [p for p in grid[:planned] if _key(p) not in finished]
+            if missing:
+                names = "; ".join(
+                    " ".join(f"{k}={_override_value(v)}" for k, v in p.items())
+                    + (f" (RUNNING on {elsewhere[_key(p)]})" if _key(p) in elsewhere else "")
+                    for p in missing
+                )
+                raise IncompleteSweep(
+                    f"sweep incomplete: {len(missing)} of {planned} grid points not finished: {names}; "
+                    "run the same command again to finish them"
+                )
+        elif n_finished < planned:
+            raise IncompleteSweep(
+                f"sweep incomplete: {n_finished} of {planned} trials finished"
+                + (
+                    f", {len(elsewhere)} left RUNNING on {', '.join(sorted(set(elsewhere.values())))}"
+                    if elsewhere
+                    else ""
+                )
+                + "; run the same command again to finish them"
+            )
 
     def finish(self, study: optuna.Study) -> None:
         counts = {s.name.lower(): len(study.get_trials(deepcopy=False, states=(s,))) for s in FINISHED}

@@ -1,0 +1,251 @@
+"""The Python API: train and use an LSTM autoencoder from a notebook, on the same model, trainer and
+artifacts as run.py.
+
+    from lstm_ae import fit, load
+    model = fit(X, hidden=32, epochs=20)          # X: (N, T, F) array or tensor, or a list of (T, F) arrays
+    Z = model.encode(X)                            # (N, hidden) contexts
+    X_hat = model.reconstruct(X)                   # (N, T, F), in X's units
+    model.save("ae.pt"); model = load("ae.pt")     # load() also takes a run folder of run.py
+    model = fit(preset="mnist_classify", overrides=["dataset.root=data"])   # a preset, composed by Hydra
+
+The decoder ends in a sigmoid, so fit() scales each feature to [0, 1] with the training data's min and
+max, and encode()/reconstruct() apply the same scaling (reconstruct() undoes it).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lstm_ae.config import ModelConfig, TrainerConfig
+from lstm_ae.data.base import Split
+from lstm_ae.errors import ConfigError
+from lstm_ae.model import LSTMAutoencoder
+from lstm_ae.tasks import Task
+from lstm_ae.trainer import BEST_CKPT, Trainer, evaluate, resolve_device
+
+FORMAT = "lstm_ae.api/1"
+
+
+def as_sequences(X: Any, name: str = "X") -> np.ndarray:
+    """X as a float32 (N, T, F) array; ConfigError (one line) for anything else."""
+    if isinstance(X, (list, tuple)):
+        if not X:
+            raise ConfigError(f"{name} is empty; give at least one sequence")
+        arrays = [np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float32) for x in X]
+        if any(a.ndim != 2 for a in arrays):
+            raise ConfigError(
+                f"{name}: a list must hold 2-D (T, F) sequences; got ranks {sorted({a.ndim for a in arrays})}"
+            )
+        if len({a.shape for a in arrays}) != 1:
+            raise ConfigError(f"{name}: sequences must have equal shapes; got {sorted({a.shape for a in arrays})[:3]}")
+        X = np.stack(arrays)
+    elif isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 3:
+        hint = " (for one feature per step use X[..., None])" if X.ndim == 2 else ""
+        raise ConfigError(f"{name} must be (N, T, F): sequences x steps x features; got shape {X.shape}{hint}")
+    if 0 in X.shape:
+        raise ConfigError(f"{name} is empty: shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise ConfigError(f"{name} holds {int((~np.isfinite(X)).sum())} NaN or infinite value(s)")
+    return X
+
+
+class Autoencoder:
+    """A trained LSTMAutoencoder with the feature scaling it was trained with."""
+
+    def __init__(
+        self, module: LSTMAutoencoder, lo: np.ndarray, hi: np.ndarray, config: dict, result: dict | None = None
+    ):
+        self.module = module.eval()
+        self.lo, self.hi = np.asarray(lo, dtype=np.float32), np.asarray(hi, dtype=np.float32)
+        self.config = config
+        self.result = result or {}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.module.parameters()).device
+
+    def _scaled(self, X) -> torch.Tensor:
+        X = as_sequences(X)
+        if X.shape[-1] != self.module.encoder.input_size:
+            raise ConfigError(
+                f"X has {X.shape[-1]} feature(s) per step; this model takes {self.module.encoder.input_size}"
+            )
+        return torch.from_numpy((X - self.lo) / (self.hi - self.lo)).to(self.device)
+
+    @torch.inference_mode()
+    def encode(self, X, batch_size: int = 4096) -> np.ndarray:
+        """(N, T, F) -> (N, hidden): the encoder's last hidden state (the context z)."""
+        x = self._scaled(X)
+        return np.concatenate(
+            [self.module.encode(x[i : i + batch_size]).float().cpu().numpy() for i in range(0, len(x), batch_size)]
+        )
+
+    @torch.inference_mode()
+    def reconstruct(self, X, batch_size: int = 4096) -> np.ndarray:
+        """(N, T, F) -> (N, T, F): the reconstructions, in X's units."""
+        x = self._scaled(X)
+        out = np.concatenate(
+            [self.module(x[i : i + batch_size]).recon.float().cpu().numpy() for i in range(0, len(x), batch_size)]
+        )
+        return out * (self.hi - self.lo) + self.lo
+
+    def save(self, path) -> Path:
+        from lstm_ae.artifacts import save_torch
+
+        path = Path(path)
+        state = {k: v.cpu() for k, v in self.module.state_dict().items()}
+        save_torch(path, {"format": FORMAT, "model": state, "config": self.config, "lo": self.lo, "hi": self.hi,
+                          "result": self.result})  # fmt: skip
+        return path
+
+
+def _module_from(config: dict) -> LSTMAutoencoder:
+    return LSTMAutoencoder(**config)
+
+
+def fit(
+    X: Any = None,
+    *,
+    hidden: int = 32,
+    layers: int = 1,
+    epochs: int = 20,
+    lr: float = 5e-3,
+    batch_size: int = 64,
+    grad_clip: float = 1.0,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    device: str = "auto",
+    out: str | Path | None = None,
+    preset: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+) -> Autoencoder:
+    """Train on X (reconstruction, Adam, best epoch on a held-out validation part kept), or a preset of
+    conf/experiment composed by Hydra with overrides. Artifacts (metrics.csv, best.pt) go to out (a temp
+    folder by default); the returned model's .result holds status, objective and, for presets, test metrics."""
+    if preset is not None:
+        if X is not None:
+            raise ConfigError("fit: give X or preset=..., not both (a preset names its own dataset)")
+        return _fit_preset(preset, list(overrides), out)
+    X = as_sequences(X)
+    if not 0 < val_fraction < 1:
+        raise ConfigError(f"val_fraction must be between 0 and 1; got {val_fraction}")
+    model_cfg = ModelConfig(hidden=hidden, layers=layers)
+    trainer_cfg = TrainerConfig(epochs=epochs, batch_size=batch_size, grad_clip=grad_clip, seed=seed, device=device,
+                                resume=False, early_stopping=TrainerConfig().early_stopping)  # fmt: skip
+    lo, hi = X.reshape(-1, X.shape[-1]).min(0), X.reshape(-1, X.shape[-1]).max(0)
+    hi = np.where(hi > lo, hi, lo + 1)
+    x = torch.from_numpy((X - lo) / (hi - lo))
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    n_val = max(1, int(round(val_fraction * len(x)))) if len(x) > 1 else 0
+    val_idx, train_idx = order[:n_val], order[n_val:] if n_val < len(x) else order
+    train, val = Split(x[train_idx]), Split(x[val_idx] if n_val else x)
+    torch.manual_seed(seed)
+    config = {"input_size": X.shape[-1], "hidden": model_cfg.hidden, "layers": model_cfg.layers,
+              "fold_decoder_input": model_cfg.fold_decoder_input}  # fmt: skip
+    module = _module_from(config)
+    run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="lstm_ae_fit_"))
+    task = Task()
+    trainer = Trainer.from_config(module, task, partial(torch.optim.Adam, lr=lr), None, run_dir, trainer_cfg)
+    outcome = trainer.fit(train, val)
+    if (run_dir / BEST_CKPT).exists():
+        module.load_state_dict(torch.load(run_dir / BEST_CKPT, map_location="cpu", weights_only=True)["model"])
+    result = {"status": outcome.status, "reason": outcome.reason, "objective": outcome.best_objective,
+              "best_epoch": outcome.best_epoch, "run_dir": str(run_dir)}  # fmt: skip
+    return Autoencoder(module.to(resolve_device(device)), lo, hi, config, result)
+
+
+def _fit_preset(preset: str, overrides: list[str], out) -> Autoencoder:
+    from hydra import compose, initialize_config_dir
+
+    from lstm_ae import pipeline
+    from lstm_ae.cli import CONF_DIR, group_options
+
+    if preset not in group_options("experiment"):
+        raise ConfigError(f"unknown preset {preset!r}; allowed: {', '.join(group_options('experiment'))}")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=[f"experiment={preset}", *overrides])
+    prep = pipeline.prepare(cfg)
+    run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix=f"lstm_ae_{preset}_"))
+    trainer = Trainer.from_config(
+        prep.model, prep.task, prep.optimizer_factory, prep.scheduler_cfg, run_dir, prep.trainer_cfg
+    )
+    outcome = trainer.fit(prep.data.train, prep.data.val)
+    if (run_dir / BEST_CKPT).exists():
+        prep.model.load_state_dict(
+            torch.load(run_dir / BEST_CKPT, map_location=prep.device, weights_only=True)["model"]
+        )
+    test = evaluate(
+        prep.model, prep.task, prep.data.test, prep.device, prep.trainer_cfg.precision, prep.trainer_cfg.eval_batch_size
+    )
+    result = {"status": outcome.status, "objective": outcome.best_objective, "best_epoch": outcome.best_epoch,
+              "test": test, "run_dir": str(run_dir)}  # fmt: skip
+    config = _config_of(prep.model)
+    ones = np.ones(prep.data.input_size, dtype=np.float32)
+    return Autoencoder(prep.model, 0 * ones, ones, config, result)
+
+
+def _config_of(module: LSTMAutoencoder) -> dict:
+    """Constructor arguments that rebuild a module with the same parameters."""
+    return {
+        "input_size": module.encoder.input_size,
+        "hidden": module.encoder.hidden_size,
+        "layers": module.encoder.num_layers,
+        "n_classes": module.classifier.out_features if module.classifier is not None else 0,
+        "predict": module.predictor is not None,
+        "class_from": module.class_from,
+        "fold_decoder_input": module.fold_decoder_input,
+    }
+
+
+def load(path) -> Autoencoder:
+    """A model saved by Autoencoder.save, or the best checkpoint of a run.py run folder."""
+    path = Path(path)
+    if path.is_dir():
+        ckpt = path / BEST_CKPT
+        if not ckpt.exists():
+            raise ConfigError(f"{path}: no {BEST_CKPT} (not a run folder, or the run never finished an epoch)")
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)["model"]
+        config = _config_from_state(state)
+        saved = path / ".hydra" / "config.yaml"
+        if saved.exists():
+            import yaml
+
+            run_cfg = yaml.safe_load(saved.read_text()) or {}
+            if config["n_classes"]:
+                config["class_from"] = (run_cfg.get("task") or {}).get("class_from", "z")
+            config["fold_decoder_input"] = bool((run_cfg.get("model") or {}).get("fold_decoder_input", True))
+        module = _module_from(config)
+        module.load_state_dict(state)
+        ones = np.ones(config["input_size"], dtype=np.float32)
+        return Autoencoder(module, 0 * ones, ones, config, {"run_dir": str(path)})
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file")
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+        raise ConfigError(f"{path}: not a model saved by lstm_ae (Autoencoder.save)")
+    module = _module_from(saved["config"])
+    module.load_state_dict(saved["model"])
+    return Autoencoder(module, saved["lo"], saved["hi"], saved["config"], saved.get("result"))
+
+
+def _config_from_state(state: dict) -> dict:
+    hidden = state["encoder.weight_hh_l0"].shape[1]
+    return {
+        "input_size": state["encoder.weight_ih_l0"].shape[1],
+        "hidden": hidden,
+        "layers": sum(1 for k in state if k.startswith("encoder.weight_hh_l")),
+        "n_classes": state["classifier.weight"].shape[0] if "classifier.weight" in state else 0,
+        "predict": "predictor.weight" in state,
+    }
+
+
+__all__ = ["Autoencoder", "as_sequences", "fit", "load"]
