@@ -44,7 +44,8 @@ def measure(workload: str, threads: int, policy: str, busy: int) -> dict:
     spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
     try:
         time.sleep(0.5)
-        env = {**os.environ, "OMP_WAIT_POLICY": "" if policy == "default" else policy}
+        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        env.update({"LSTM_AE_AUTO_WAIT_POLICY": "0"} if policy == "default" else {"OMP_WAIT_POLICY": policy})
         out = subprocess.run(
             [sys.executable, __file__, "--child", workload, str(threads)],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=1800,

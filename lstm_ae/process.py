@@ -57,7 +57,10 @@ def busy_cores(sample_s: float = SAMPLE_S) -> float:
 
 
 def set_wait_policy() -> None:
-    """Call before torch is imported: PASSIVE OpenMP threads when other processes keep cores busy."""
+    """Call before torch is imported: PASSIVE OpenMP threads when other processes keep cores busy.
+    An OMP_WAIT_POLICY of the user's wins; LSTM_AE_AUTO_WAIT_POLICY=0 leaves libgomp's default."""
+    if os.environ.get("LSTM_AE_AUTO_WAIT_POLICY") == "0":
+        return
     if "OMP_WAIT_POLICY" not in os.environ and busy_cores() >= BUSY_THRESHOLD:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
