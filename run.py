@@ -5,7 +5,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from lstm_ae.cli import check_group_choices, normalize_overrides
+from lstm_ae.cli import check_group_choices, check_sweeper_syntax, normalize_overrides, preflight_sweep
 
 CONF_DIR = "conf"
 
@@ -20,4 +20,9 @@ def main(cfg: DictConfig) -> float:
 if __name__ == "__main__":
     sys.argv[1:] = normalize_overrides(sys.argv[1:])
     check_group_choices(sys.argv[1:])
+    check_sweeper_syntax(sys.argv[1:])
+    if {"-m", "--multirun"} & set(sys.argv[1:]) and not any(
+        a.startswith(("hydra.searchpath", "-c", "--c")) for a in sys.argv[1:]
+    ):
+        preflight_sweep(sys.argv[1:])
     main()

@@ -35,6 +35,65 @@ def _extra_conf_dirs(argv: list[str]) -> list[Path]:
     return dirs
 
 
+MAX_PREFLIGHT_POINTS = 500
+
+
+def preflight_sweep(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
+    """Before a multirun starts: compose and validate every point of its comma-list grid, so a bad value
+    (model.hidden=16,abc) is one line and exit 2 before the first trial trains, not a failed trial later.
+    Points of sampled ranges (interval, range) are checked by each run as before."""
+    import itertools
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from lstm_ae.config import validate
+    from lstm_ae.errors import ConfigError
+
+    args = [a for a in argv if not a.startswith("-") and "=" in a and not a.lstrip("+~").startswith("hydra")]
+    try:
+        parsed = OverridesParser.create().parse_overrides(args)
+    except HydraException:
+        return  # Hydra reports override syntax itself
+    fixed, axes = [], []
+    for text, o in zip(args, parsed):
+        if not o.is_sweep_override():
+            fixed.append(text)
+        elif o.is_choice_sweep() and not o.is_hydra_override():
+            values = list(o.sweep_string_iterator())
+            axes.append([f"{text.split('=', 1)[0]}={v}" for v in values])
+        else:
+            return  # sampled spaces: each run validates its own values
+    points = list(itertools.islice(itertools.product(*axes), MAX_PREFLIGHT_POINTS)) if axes else []
+    if not points:
+        return
+    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+        for point in points:
+            try:
+                validate(compose("config", overrides=[*fixed, *point]))
+            except (ConfigError, HydraException, OmegaConfBaseException) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                print(f"error: {first} (grid point {' '.join(point)}); nothing was run", file=sys.stderr)
+                raise SystemExit(2) from None
+
+
+def check_sweeper_syntax(argv: list[str]) -> None:
+    """hydra.sweeper.sampler=grid sets a value where a config group is meant: say how to choose one."""
+    for arg in argv:
+        for group in ("sampler", "pruner"):
+            prefix = f"hydra.sweeper.{group}="
+            if arg.startswith(prefix):
+                value = arg[len(prefix) :]
+                print(
+                    f"error: {arg} sets a value; choose a {group} with the group override "
+                    f"hydra/sweeper/{group}={value}",
+                    file=sys.stderr,
+                )
+                raise SystemExit(2)
+
+
 def check_group_choices(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
     """Exit with a one-line error for an unknown option of a config group."""
     extra = _extra_conf_dirs(argv)

@@ -126,3 +126,22 @@ def test_a_missing_cuda_device_is_one_line_before_anything_is_built(tmp_path: Pa
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], proc.stderr
     assert not (tmp_path / "run" / "result.json").exists() or "failed" in (tmp_path / "run" / "result.json").read_text()
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["model.hidden=16,abc"], "model.hidden: Value 'abc' of type 'str' could not be converted to Integer"),
+        (["model.hidden=8", "optimizer.lr=0.01,-1"], "optimizer.lr must be"),
+        (
+            ["hydra.sweeper.sampler=grid", "model.hidden=8,16"],
+            "choose a sampler with the group override hydra/sweeper/sampler=grid",
+        ),
+    ],
+)
+def test_every_grid_point_is_checked_before_the_first_trial(tmp_path: Path, args, expected):
+    proc = run_cli("-m", *args, "trainer.epochs=1", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path, timeout=600)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], proc.stderr
+    assert not (tmp_path / "sweep").exists()  # nothing ran

@@ -3,11 +3,13 @@
 import json
 import re
 import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from conftest import run_cli
+from conftest import SHARED_DATA, require_data, run_cli
 from lstm_ae.data import mnist
 from lstm_ae.errors import ConfigError, DataError
 
@@ -25,20 +27,47 @@ def test_row_and_pixel_shapes_and_scaling(mnist_root):
     assert torch.bincount(full.test.y).tolist()[:2] == [980, 1135]  # the official test set
 
 
-def test_missing_and_truncated_files_give_one_line_errors(mnist_root, tmp_path):
-    with pytest.raises(
-        DataError, match=r"MNIST not found under .*MNIST/raw: expected IDX files train-images-idx3-ubyte"
-    ):
+def test_missing_truncated_and_garbage_files_give_one_line_errors_naming_the_file(mnist_root, tmp_path):
+    with pytest.raises(DataError, match=r"MNIST not found under .*MNIST/raw: missing train-images-idx3-ubyte"):
         mnist.load(root=str(tmp_path / "empty"), download=False)
+    assert not (tmp_path / "empty").exists()  # a failed load creates nothing
     raw = tmp_path / "trunc" / "MNIST" / "raw"
     shutil.copytree(mnist_root / "MNIST" / "raw", raw)
-    data = (raw / "t10k-images-idx3-ubyte").read_bytes()
-    (raw / "t10k-images-idx3-ubyte").write_bytes(data[: len(data) // 2])
+    data = (raw / "train-images-idx3-ubyte").read_bytes()
+    (raw / "train-images-idx3-ubyte").write_bytes(data[: len(data) // 2])
     with pytest.raises(DataError) as info:
         mnist.load(root=str(tmp_path / "trunc"), download=False)
-    assert "MNIST" in str(info.value) and "\n" not in str(info.value)
+    message = str(info.value)
+    assert message.startswith(str(raw / "train-images-idx3-ubyte")) and "truncated" in message and "\n" not in message
+    (raw / "train-images-idx3-ubyte").write_bytes(data)
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(np.random.default_rng(0).bytes(10_008))
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte: not an IDX file of unsigned bytes"):
+        mnist.load(root=str(tmp_path / "trunc"), download=False)
     with pytest.raises(ConfigError, match="dataset.input must be one of row, pixel"):
         mnist.load(root=str(mnist_root), input="column", download=False)
+
+
+def test_a_root_holding_only_the_gz_files_loads():
+    gz = require_data(SHARED_DATA / "mnist")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "MNIST" / "raw"
+        raw.mkdir(parents=True)
+        for name in mnist.RAW_FILES:
+            shutil.copyfile(gz / f"{name}.gz", raw / f"{name}.gz")
+        data = mnist.load(root=tmp, download=False, train_subset=100, test_subset=50)
+        assert (len(data.train), len(data.test)) == (100, 50)
+
+
+def test_a_failed_download_says_so_and_creates_nothing(tmp_path):
+    """A download that cannot succeed (offline, or here a root that cannot be created, which fails the same
+    way on any machine): the message says it was tried and failed, and no folder is left behind."""
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(DataError) as info:
+        mnist.load(root=str(tmp_path / "a_file" / "mnist"), download=True)
+    assert "the download failed" in str(info.value) and "\n" not in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
 
 
 def test_classify_on_unlabelled_data_is_refused(tmp_path):

@@ -13,6 +13,7 @@ import logging
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from lstm_ae.data.base import SequenceData, Split
@@ -39,33 +40,76 @@ def unpack_gz(src: Path, root: Path) -> Path:
     return root
 
 
-def _missing_message(root: Path) -> str:
-    raw = root / "MNIST" / "raw"
-    return (
-        f"MNIST not found under {raw}: expected IDX files {', '.join(RAW_FILES)} (or their .gz); "
-        f"set dataset.root to their parent folder or allow dataset.download=true with internet"
-    )
+def _find(raw: Path, name: str) -> Path | None:
+    """<raw>/<name>, or its .gz as shipped."""
+    for path in (raw / name, raw / f"{name}.gz"):
+        if path.is_file():
+            return path
+    return None
+
+
+def read_idx(path: Path) -> torch.Tensor:
+    """An IDX file of unsigned bytes (plain or .gz) as a uint8 tensor; DataError naming the file otherwise."""
+    try:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: unreadable ({type(exc).__name__}: {exc}); replace it") from None
+    if len(data) < 4 or data[:3] != b"\x00\x00\x08" or not 1 <= data[3] <= 3:
+        raise DataError(
+            f"{path}: not an IDX file of unsigned bytes (starts with {data[:4].hex() or 'nothing'}); replace it"
+        )
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    size = int(np.prod(dims))
+    if len(data) < header + size:
+        raise DataError(f"{path}: truncated ({len(data) - header} of {size} data bytes); replace it")
+    return torch.frombuffer(bytearray(data[header : header + size]), dtype=torch.uint8).reshape(dims)
+
+
+def _download(root: Path) -> None:
+    """torchvision's download into <root>/MNIST/raw; on failure remove every folder it created."""
+    from torchvision.datasets import MNIST
+
+    created = [p for p in (root, root / "MNIST", root / "MNIST" / "raw") if not p.exists()]
+    log.info("MNIST not under %s: downloading it (dataset.download=true)", root / "MNIST" / "raw")
+    try:
+        MNIST(str(root), train=True, download=True)
+    except Exception as exc:
+        for path in reversed(created):
+            shutil.rmtree(path, ignore_errors=True)
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"MNIST not found under {root / 'MNIST' / 'raw'} and the download failed (offline? {reason[:120]}); "
+            f"put the IDX files {', '.join(RAW_FILES)} (or their .gz) there, or set dataset.root"
+        ) from None
 
 
 def _load_split(root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    from torchvision.datasets import MNIST
-
-    try:
-        ds = MNIST(str(root), train=train, download=download)
-    except RuntimeError as exc:  # torchvision: "Dataset not found. You can use download=True ..."
-        raise DataError(_missing_message(root)) from exc
-    except Exception as exc:  # truncated/corrupt IDX files, failed downloads
-        if not download or isinstance(exc, (ValueError, EOFError, OSError, AssertionError)):
-            raise DataError(
-                f"MNIST files under {root / 'MNIST' / 'raw'} are unreadable ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); replace them"
-            ) from None
-        raise DataError(_missing_message(root)) from None
-    expected = 60_000 if train else 10_000
-    if ds.data.shape != (expected, 28, 28) or ds.targets.shape != (expected,):
+    raw = root / "MNIST" / "raw"
+    names = RAW_FILES[:2] if train else RAW_FILES[2:]
+    paths = [_find(raw, n) for n in names]
+    if None in paths and download:
+        _download(root)
+        paths = [_find(raw, n) for n in names]
+    if None in paths:
+        missing = [n for n, p in zip(names, paths) if p is None]
         raise DataError(
-            f"MNIST {'train' if train else 't10k'} files under {root / 'MNIST' / 'raw'} hold {tuple(ds.data.shape)} images, expected ({expected}, 28, 28); replace them"
+            f"MNIST not found under {raw}: missing {', '.join(missing)} (or .gz); set dataset.root to the "
+            "folder holding MNIST/raw, or dataset.download=true with internet"
         )
-    return ds.data, ds.targets
+    images, labels = read_idx(paths[0]), read_idx(paths[1])
+    expected = 60_000 if train else 10_000
+    if tuple(images.shape) != (expected, 28, 28):
+        raise DataError(
+            f"{paths[0]}: holds images of shape {tuple(images.shape)}, expected ({expected}, 28, 28); replace it"
+        )
+    if tuple(labels.shape) != (expected,) or int(labels.max()) > 9:
+        raise DataError(
+            f"{paths[1]}: holds {tuple(labels.shape)} labels (max {int(labels.max())}), expected {expected} labels 0-9; replace it"
+        )
+    return images, labels
 
 
 def as_sequences(images: torch.Tensor, input: str) -> torch.Tensor:
