@@ -101,7 +101,7 @@ def write_plots(
         plots.plot_curves(
             history,
             "loss",
-            "loss (MSE + weighted heads)",
+            "loss (reconstruction MSE)" if task.name == "reconstruct" else "loss (MSE + weighted heads)",
             out / "loss.png",
             f"{data.name} / {task.name}: loss vs epoch",
             logy=True,

@@ -30,6 +30,11 @@ def epoch_axis(ax) -> None:
     """x-axis of a per-epoch curve: labelled, whole epochs only (matplotlib would tick 0.5 steps)."""
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    lo, hi = ax.get_xlim()
+    if hi - lo < 2:  # one epoch: matplotlib would tick 0.95 ... 1.05
+        center = round((lo + hi) / 2)
+        ax.set_xlim(center - 1, center + 1)
+        ax.set_xticks([center])
 
 
 def _series(data: SequenceData, split: str, index: int, values: np.ndarray):

@@ -251,11 +251,11 @@ def optuna_views(sweep_dir: Path) -> list[tuple[str, str]]:
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if not complete:
             continue
-        views = [("optimization history", "optuna_history.png", ovm.plot_optimization_history)]
-        if complete[0].params:
-            views.append(("slice plot (objective vs each parameter)", "optuna_slice.png", ovm.plot_slice))
-            if len(complete[0].params) > 1 and len(complete) >= 3:
-                views.append(("parameter importances", "optuna_importances.png", ovm.plot_param_importances))
+        # History and slice plots repeat objective_vs_params.png (with fractional trial ticks); only the
+        # importances add something, and only with several parameters and trials.
+        views = []
+        if len(complete[0].params) > 1 and len(complete) >= 3:
+            views.append(("parameter importances", "optuna_importances.png", ovm.plot_param_importances))
         for title, name, plot in views:
             try:
                 with matplotlib.rc_context(), warnings.catch_warnings():  # Optuna switches to ggplot style globally
@@ -363,7 +363,12 @@ def write_summary(sweep_dir: Path, directions: list[str] | str | None = None, st
         "epochs",
         "wall_time_s",
     ]
-    lines.append(_md_table(df, [c for c in cols if c in swept or c == "trial" or df[c].notna().any()]))
+    if "test_recon" in df and "test_loss" in df and (df["test_recon"].fillna(-1) == df["test_loss"].fillna(-1)).all():
+        cols.remove("test_recon")  # reconstruction runs: the loss is the reconstruction error
+    names = df["objective_name"].dropna().unique() if "objective_name" in df else []
+    named = df.rename(columns={"objective": f"objective ({names[0]})"}) if len(names) == 1 and names[0] else df
+    cols = [f"objective ({names[0]})" if c == "objective" and named is not df else c for c in cols]
+    lines.append(_md_table(named, [c for c in cols if c in swept or c == "trial" or named[c].notna().any()]))
     failed = df[~df["status"].isin(OK_STATUSES)]
     if len(failed):
         lines += ["", "## Trials that did not complete", ""]

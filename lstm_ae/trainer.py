@@ -259,7 +259,13 @@ class Trainer:
         path = self.run_dir / LAST_CKPT
         if not (self.resume and path.exists()):
             return None
-        state = load_checkpoint(path)
+        try:
+            state = load_checkpoint(path)
+        except ValueError:
+            raise ConfigError(
+                f"{path} is not a readable checkpoint (corrupt, or not written by lstm-ae); "
+                "start over with trainer.resume=false, or delete the file"
+            ) from None
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])

@@ -66,11 +66,14 @@ def test_grid_runs_each_point_once_and_survives_a_diverging_trial(grid_sweep):
         "val_curves.png",
         "best_reconstructions.png",
         "optimization_results.yaml",
-        "optuna_history.png",
+        "multirun.yaml",
     ):
         assert (sweep_dir / name).exists(), name
     md = (sweep_dir / "summary.md").read_text()
     assert "Best trial" in md and "diverged" in md
+    header = next(line for line in md.splitlines() if line.startswith("| trial"))
+    assert "objective (val_loss)" in header and "test_recon" not in header  # the metric named; no duplicate
+    assert not (sweep_dir / "optuna_history.png").exists()  # it repeated objective_vs_params.png
 
 
 def test_rerunning_a_finished_grid_runs_nothing_new(grid_sweep):

@@ -119,3 +119,20 @@ def test_resuming_into_a_folder_of_another_model_is_a_clear_error(small_toy, tmp
     _trainer(LSTMAutoencoder(1, 4), tmp_path, epochs=1).fit(train, val)
     with pytest.raises(ConfigError, match="holds a run with a different model"):
         _trainer(LSTMAutoencoder(1, 6), tmp_path, epochs=2).fit(train, val)
+
+
+def test_a_garbage_last_checkpoint_is_one_line_and_marks_the_run_failed(tmp_path):
+    import json
+
+    from conftest import run_cli
+
+    run = tmp_path / "run"
+    args = ["dataset.size=300", "trainer.epochs=1", "model.hidden=8", f"hydra.run.dir={run}"]
+    assert run_cli(*args, cwd=tmp_path).returncode == 0
+    (run / "last.pt").write_bytes(b"this is not a checkpoint" * 10)
+    again = run_cli(*args, cwd=tmp_path)
+    assert again.returncode == 2
+    lines = [line for line in again.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(run / "last.pt") in lines[0], again.stderr
+    assert "trainer.resume=false" in lines[0] and "delete" in lines[0] and "weights_only" not in lines[0]
+    assert json.loads((run / "result.json").read_text())["status"] == "failed"
