@@ -94,7 +94,8 @@ def plot_reconstructions(
             ax.set_xlabel(xlabel)
             ax.set_ylabel(data.value_label)
             ax.set_title(data.item_name(split, idx[j]))
-            ax.legend(loc="upper right")
+            if j == 0:  # one legend above the panels, where it covers no data
+                ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.02), ncol=2, frameon=False)
     fig.suptitle(title)
     fig.tight_layout()
     save_figure(fig, path)
