@@ -48,7 +48,7 @@ def test_runs_apply_the_setting_unless_turned_off(tmp_path, setting, logged):
     override = [f"trainer.keep_freed_memory={setting}"] if setting else []
     proc = run_cli(
         "dataset=toy", "dataset.size=300", "model.hidden=4", "trainer.epochs=1", *override,
-        f"hydra.run.dir={tmp_path}/run", cwd=tmp_path, timeout=120,
+        f"hydra.run.dir={tmp_path}/run", cwd=tmp_path, timeout=1800,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     log_text = (tmp_path / "run" / "run.log").read_text()

@@ -17,7 +17,7 @@ def test_the_two_line_example_prints_the_context_shape():
         "from lstm_ae import fit; import numpy as np; m = fit(np.random.rand(256, 50, 1), hidden=8, epochs=2); "
         "print(m.encode(np.random.rand(4, 50, 1)).shape)"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600)
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=1800)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "(4, 8)"
 

@@ -106,7 +106,7 @@ def test_bad_values_are_config_errors(override, expected):
     ],
 )
 def test_cli_prints_one_line_error_before_training(tmp_path: Path, override, expected):
-    proc = run_cli(override, "trainer.epochs=1", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path, timeout=120)
+    proc = run_cli(override, "trainer.epochs=1", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path, timeout=1800)
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
@@ -121,7 +121,7 @@ def test_a_missing_cuda_device_is_one_line_before_anything_is_built(tmp_path: Pa
         override, expected = f"trainer.device=cuda:{torch.cuda.device_count()}", "CUDA device(s)"
     else:
         override, expected = "trainer.device=cuda", "trainer.device=cuda: no CUDA device on this machine"
-    proc = run_cli(override, "trainer.epochs=1", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path, timeout=600)
+    proc = run_cli(override, "trainer.epochs=1", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path, timeout=1800)
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], proc.stderr
@@ -140,7 +140,7 @@ def test_a_missing_cuda_device_is_one_line_before_anything_is_built(tmp_path: Pa
     ],
 )
 def test_every_grid_point_is_checked_before_the_first_trial(tmp_path: Path, args, expected):
-    proc = run_cli("-m", *args, "trainer.epochs=1", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path, timeout=600)
+    proc = run_cli("-m", *args, "trainer.epochs=1", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path, timeout=1800)
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], proc.stderr

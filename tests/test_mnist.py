@@ -92,7 +92,7 @@ def test_short_row_training_lifts_accuracy_far_above_chance(mnist_root, tmp_path
         "model.hidden=64",
         f"hydra.run.dir={run_dir}",
         cwd=tmp_path,
-        timeout=600,
+        timeout=1800,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((run_dir / "result.json").read_text())

@@ -165,7 +165,7 @@ def test_runs_fold_by_default_and_train_the_same_either_way(tmp_path):
         run_dir = tmp_path / setting
         proc = run_cli(
             "dataset=toy", "dataset.size=600", "model.hidden=16", "trainer.epochs=1",
-            f"model.fold_decoder_input={setting}", f"hydra.run.dir={run_dir}", cwd=tmp_path, timeout=120,
+            f"model.fold_decoder_input={setting}", f"hydra.run.dir={run_dir}", cwd=tmp_path, timeout=1800,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert logged in (run_dir / "run.log").read_text()

@@ -33,7 +33,7 @@ def test_submitit_local_sweep_prunes_a_hopeless_trial_across_processes(tmp_path)
         "hydra/launcher=submitit_local",
         f"hydra.sweep.dir={sweep_dir}",
         cwd=tmp_path,
-        timeout=400,
+        timeout=1800,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     states = {t.params["optimizer.lr"]: t.state.name for t in _study(sweep_dir).trials}
@@ -61,7 +61,7 @@ def test_joblib_launcher_runs_trials_in_parallel_without_oversubscribing(tmp_pat
         "hydra.sweeper.n_jobs=2",
         f"hydra.sweep.dir={sweep_dir}",
         cwd=tmp_path,
-        timeout=400,
+        timeout=1800,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "is launching 2 jobs" in proc.stderr + proc.stdout
@@ -87,7 +87,7 @@ def test_two_sweep_processes_share_one_grid_without_repeats(tmp_path):
         subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         for _ in range(2)
     ]
-    errors = [p.communicate(timeout=600)[1] for p in procs]
+    errors = [p.communicate(timeout=1800)[1] for p in procs]
     assert all(p.returncode == 0 for p in procs), errors
     trials = _study(sweep_dir).trials
     assert len(trials) == 6 and all(t.state.name == "COMPLETE" for t in trials)

@@ -31,7 +31,7 @@ def run_app(*args: str, cwd, env: dict | None = None) -> subprocess.CompletedPro
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1800,
         env={**os.environ, **(env or {})},
     )
 
@@ -237,7 +237,7 @@ def test_optuna_dashboard_serves_a_finished_sweeps_study(tmp_path):
     )
     try:
         body = None
-        for _ in range(300):  # up to 60 s for the server to start
+        for _ in range(900):  # up to 3 min (a hang guard) for the server to start
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5) as r:
                     body = json.loads(r.read())
