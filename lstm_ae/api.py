@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lstm_ae.artifacts import load_checkpoint
 from lstm_ae.config import ModelConfig, TrainerConfig
 from lstm_ae.data.base import Split
 from lstm_ae.errors import ConfigError
@@ -103,7 +104,8 @@ class Autoencoder:
 
         path = Path(path)
         state = {k: v.cpu() for k, v in self.module.state_dict().items()}
-        save_torch(path, {"format": FORMAT, "model": state, "config": self.config, "lo": self.lo, "hi": self.hi,
+        save_torch(path, {"format": FORMAT, "model": state, "config": self.config,
+                          "lo": torch.from_numpy(self.lo), "hi": torch.from_numpy(self.hi),
                           "result": self.result})  # fmt: skip
         return path
 
@@ -157,7 +159,7 @@ def fit(
     trainer = Trainer.from_config(module, task, partial(torch.optim.Adam, lr=lr), None, run_dir, trainer_cfg)
     outcome = trainer.fit(train, val)
     if (run_dir / BEST_CKPT).exists():
-        module.load_state_dict(torch.load(run_dir / BEST_CKPT, map_location="cpu", weights_only=True)["model"])
+        module.load_state_dict(load_checkpoint(run_dir / BEST_CKPT)["model"])
     result = {"status": outcome.status, "reason": outcome.reason, "objective": outcome.best_objective,
               "best_epoch": outcome.best_epoch, "run_dir": str(run_dir)}  # fmt: skip
     return Autoencoder(module.to(resolve_device(device)), lo, hi, config, result)
@@ -180,9 +182,7 @@ def _fit_preset(preset: str, overrides: list[str], out) -> Autoencoder:
     )
     outcome = trainer.fit(prep.data.train, prep.data.val)
     if (run_dir / BEST_CKPT).exists():
-        prep.model.load_state_dict(
-            torch.load(run_dir / BEST_CKPT, map_location=prep.device, weights_only=True)["model"]
-        )
+        prep.model.load_state_dict(load_checkpoint(run_dir / BEST_CKPT)["model"])
     test = evaluate(
         prep.model, prep.task, prep.data.test, prep.device, prep.trainer_cfg.precision, prep.trainer_cfg.eval_batch_size
     )
@@ -213,7 +213,7 @@ def load(path) -> Autoencoder:
         ckpt = path / BEST_CKPT
         if not ckpt.exists():
             raise ConfigError(f"{path}: no {BEST_CKPT} (not a run folder, or the run never finished an epoch)")
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)["model"]
+        state = _checkpoint(ckpt)["model"]
         config = _config_from_state(state)
         saved = path / ".hydra" / "config.yaml"
         if saved.exists():
@@ -229,12 +229,20 @@ def load(path) -> Autoencoder:
         return Autoencoder(module, 0 * ones, ones, config, {"run_dir": str(path)})
     if not path.exists():
         raise ConfigError(f"{path}: no such file")
-    saved = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+    saved = _checkpoint(path)
+    if saved.get("format") != FORMAT:
         raise ConfigError(f"{path}: not a model saved by lstm_ae (Autoencoder.save)")
     module = _module_from(saved["config"])
     module.load_state_dict(saved["model"])
-    return Autoencoder(module, saved["lo"], saved["hi"], saved["config"], saved.get("result"))
+    return Autoencoder(module, saved["lo"].numpy(), saved["hi"].numpy(), saved["config"], saved.get("result"))
+
+
+def _checkpoint(path: Path) -> dict:
+    """artifacts.load_checkpoint (weights only: a file never runs code), its error as one ConfigError line."""
+    try:
+        return load_checkpoint(path)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _config_from_state(state: dict) -> dict:

@@ -44,8 +44,16 @@ def _cpu_times(cpus: set[int]) -> tuple[int, int]:
     return busy, total
 
 
-def busy_cores(sample_s: float = SAMPLE_S) -> float:
-    """How many of this process's cores other processes keep busy right now (0 where unknown)."""
+_last_sample: tuple[float, float] | None = None  # (monotonic time, busy cores) of the last sample
+REUSE_S = 5.0  # a sample this recent serves again (the import-time one serves the run that follows)
+
+
+def busy_cores(sample_s: float = SAMPLE_S, reuse_s: float = 0.0) -> float:
+    """How many of this process's cores other processes keep busy right now (0 where unknown);
+    a sample taken less than reuse_s ago is returned instead of sampling again."""
+    global _last_sample
+    if _last_sample is not None and time.monotonic() - _last_sample[0] < reuse_s:
+        return _last_sample[1]
     try:
         cpus = os.sched_getaffinity(0)
         b0, t0 = _cpu_times(cpus)
@@ -53,7 +61,9 @@ def busy_cores(sample_s: float = SAMPLE_S) -> float:
         b1, t1 = _cpu_times(cpus)
     except (AttributeError, OSError, ValueError):
         return 0.0
-    return len(cpus) * (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+    busy = len(cpus) * (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+    _last_sample = (time.monotonic(), busy)
+    return busy
 
 
 def set_wait_policy() -> None:
@@ -69,7 +79,7 @@ def auto_threads(parallel_trials: int = 1) -> tuple[int, str]:
     """Threads for a run that set none, and a warning when other processes take cores ("" if not)."""
     cores = usable_cores()
     share = max(1, cores // max(1, parallel_trials))
-    busy = busy_cores()
+    busy = busy_cores(reuse_s=REUSE_S)
     if busy < BUSY_THRESHOLD:
         return share, ""
     free = max(1, cores - round(busy))

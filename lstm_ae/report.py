@@ -231,45 +231,34 @@ def plot_all_curves(
     return True
 
 
-def optuna_views(sweep_dir: Path) -> list[tuple[str, str]]:
-    """Optuna's own views of the study in optuna.db (matplotlib backend), when there is one."""
-    db = sweep_dir / "optuna.db"
-    if not db.exists():
+def optuna_views(sweep_dir: Path, study) -> list[tuple[str, str]]:
+    """Optuna's own views of the sweep's study (matplotlib backend). History and slice plots repeat
+    objective_vs_params.png (with fractional trial ticks); only the importances add something, and only
+    with several parameters and trials."""
+    if study is None:
         return []
     import warnings
 
     import optuna
     from optuna.visualization import matplotlib as ovm
 
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(complete) < 3 or len(complete[0].params) < 2:
+        return []
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from lstm_ae.sweep.storage import open_storage
-
-    storage = open_storage(f"sqlite:///{db}")
-    figures = []
-    for summary in optuna.get_all_study_summaries(storage):
-        study = optuna.load_study(study_name=summary.study_name, storage=storage)
-        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-        if not complete:
-            continue
-        # History and slice plots repeat objective_vs_params.png (with fractional trial ticks); only the
-        # importances add something, and only with several parameters and trials.
-        views = []
-        if len(complete[0].params) > 1 and len(complete) >= 3:
-            views.append(("parameter importances", "optuna_importances.png", ovm.plot_param_importances))
-        for title, name, plot in views:
-            try:
-                with matplotlib.rc_context(), warnings.catch_warnings():  # Optuna switches to ggplot style globally
-                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # its matplotlib views
-                    ax = plot(study)
-                fig = (ax.flat[0] if hasattr(ax, "flat") else ax).get_figure()
-                fig.set_size_inches(max(8, fig.get_size_inches()[0]), max(5, fig.get_size_inches()[1]))
-                save_figure(fig, sweep_dir / name)
-                plt.close(fig)
-                figures.append((f"Optuna: {title}", name))
-            except Exception:  # e.g. importances need scikit-learn; a missing view is not an error
-                plt.close("all")
-        break  # one study per sweep folder
-    return figures
+    name = "optuna_importances.png"
+    try:
+        with matplotlib.rc_context(), warnings.catch_warnings():  # Optuna switches to ggplot style globally
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # its matplotlib views
+            ax = ovm.plot_param_importances(study)
+        fig = (ax.flat[0] if hasattr(ax, "flat") else ax).get_figure()
+        fig.set_size_inches(max(8, fig.get_size_inches()[0]), max(5, fig.get_size_inches()[1]))
+        save_figure(fig, sweep_dir / name)
+        plt.close(fig)
+    except Exception:  # e.g. importances need scikit-learn; a missing view is not an error
+        plt.close("all")
+        return []
+    return [("Optuna: parameter importances", name)]
 
 
 def _md_table(df: pd.DataFrame, columns: list[str]) -> str:
@@ -325,7 +314,7 @@ def write_summary(sweep_dir: Path, directions: list[str] | str | None = None, st
     if plot_all_curves(df, swept, curves, "train_loss", "training loss", sweep_dir / "train_curves.png", logy=True):
         figures.append(("Training loss of every trial", "train_curves.png"))
     try:
-        figures += optuna_views(sweep_dir)
+        figures += optuna_views(sweep_dir, study)
     except Exception as exc:  # the summary must not fail because of the study file
         figures.append((f"Optuna views unavailable ({type(exc).__name__})", ""))
     best = df.iloc[0]

@@ -124,11 +124,10 @@ class OptunaSweep:
     ) -> None:
         self.sampler_cfg = sampler
         self.directions = _directions(direction)
+        self.sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()
         self.storage_spec = None if storage in (None, "") else str(storage)
         if self.storage_spec and is_journal(self.storage_spec):  # jobs may run elsewhere: make it absolute
-            self.storage_spec = str(
-                (Path(str(config.hydra.sweep.dir)) / Path(self.storage_spec).expanduser()).absolute()
-            )
+            self.storage_spec = str(self.sweep_dir / Path(self.storage_spec).expanduser())
         self.study_name = None if study_name in (None, "") else str(study_name)
         self.n_trials = n_trials
         self.n_jobs = max(1, int(n_jobs))
@@ -142,7 +141,6 @@ class OptunaSweep:
         self.grid_for_choices = grid_for_choices
         self.config = config
         self.launcher = launcher
-        self.sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()
         self.job_idx = 0
         # A user's hydra.sweep.subdir is kept; Hydra's default (the job number) becomes the trial number,
         # so re-runs and concurrent sweepers never collide and a resumed grid point finds its old folder.
@@ -248,7 +246,7 @@ class OptunaSweep:
         with self.claim_lock():  # two sweepers starting at once must not both create the schema
             study = optuna.create_study(
                 study_name=self.study_name,
-                storage=open_storage(self.storage_spec, self.sweep_dir),
+                storage=open_storage(self.storage_spec),
                 sampler=self.build_sampler(grid),
                 pruner=pruner,
                 directions=self.directions,

@@ -29,15 +29,15 @@ def _sqlite_path(spec: str) -> Path | None:
     return Path(spec[len("sqlite:///") :]).expanduser().absolute() if spec.startswith("sqlite:///") else None
 
 
-def open_storage(spec: str | None, base: Path | None = None) -> optuna.storages.BaseStorage | None:
-    """The storage named by spec (see the module docstring); None for an in-memory study."""
+def open_storage(spec: str | None) -> optuna.storages.BaseStorage | None:
+    """The storage named by spec (see the module docstring); None for an in-memory study. A journal path
+    is taken as given (the sweeper makes it absolute, under the sweep folder, before jobs see it)."""
     if not spec:
         return None
     if is_journal(spec):
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
         path = Path(spec).expanduser()
-        path = path if path.is_absolute() or base is None else Path(base) / path
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
     sqlite = _sqlite_path(spec)
@@ -55,6 +55,5 @@ def lock_path_for(spec: str | None, sweep_dir: Path) -> Path:
     if spec and _sqlite_path(spec) is not None:
         return Path(str(_sqlite_path(spec)) + ".lock")
     if spec and is_journal(spec):
-        path = Path(spec).expanduser()
-        return (path if path.is_absolute() else sweep_dir / path).with_name(Path(spec).name + ".sweep.lock")
+        return Path(spec + ".sweep.lock").expanduser()
     return Path(sweep_dir) / ".sweep.lock"
