@@ -334,7 +334,9 @@ def write_summary(sweep_dir: Path, directions: list[str] | str | None = None, st
         )
         tests = [c for c in df.columns if c.startswith("test_")]
         if tests:
-            lines[-1] += "; test: " + ", ".join(f"{c[5:]} = {best[c]:.5g}" for c in tests if not pd.isna(best[c]))
+            same = "test_recon" in tests and "test_loss" in tests and best["test_recon"] == best["test_loss"]
+            shown = [c for c in tests if not pd.isna(best[c]) and not (same and c == "test_recon")]
+            lines[-1] += "; test: " + ", ".join(f"{c[5:]} = {best[c]:.5g}" for c in shown)
         if best_png.exists():
             shutil.copyfile(best_png, sweep_dir / "best_reconstructions.png")
             figures.append((f"Reconstructions of the best trial ({_label(best, swept)})", "best_reconstructions.png"))
