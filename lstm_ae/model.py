@@ -22,7 +22,7 @@ class AEOutput:
     recon: torch.Tensor  # (B, T, F) in [0, 1]
     z: torch.Tensor  # (B, H) context: last hidden state of the encoder's top layer
     logits: torch.Tensor | None = None  # (B, C) class logits, when n_classes > 0
-    pred: torch.Tensor | None = None  # (B, T, F) next-step predictions, when predict
+    pred: torch.Tensor | None = None  # (B, T, F) next-step predictions, when predict (in [0, 1] unless residual)
 
 
 class LSTMAutoencoder(nn.Module):
@@ -39,6 +39,7 @@ class LSTMAutoencoder(nn.Module):
         predict: bool = False,
         chrono_init: int = 0,
         fold_decoder_input: bool = False,
+        residual_predict: bool = False,
     ) -> None:
         super().__init__()
         if class_from not in ("z", "decoder"):
@@ -50,6 +51,12 @@ class LSTMAutoencoder(nn.Module):
         self.output = nn.Linear(hidden, input_size)
         self.classifier = nn.Linear(hidden, n_classes) if n_classes > 0 else None
         self.predictor = nn.Linear(hidden, input_size) if predict else None
+        # residual head: pred_t = x_t + U' h~_t (a change, unbounded), zero-initialised so that an
+        # untrained model forecasts persistence (x_{t+1} = x_t)
+        self.residual_predict = bool(predict and residual_predict)
+        if self.residual_predict:
+            nn.init.zeros_(self.predictor.weight)
+            nn.init.zeros_(self.predictor.bias)
         self.class_from = class_from
         if chrono_init > 1:
             self._chrono_init(chrono_init)
@@ -97,5 +104,8 @@ class LSTMAutoencoder(nn.Module):
         if self.classifier is not None:
             source = z if self.class_from == "z" else dec_h[:, -1]
             logits = self.classifier(source)
-        pred = torch.sigmoid(self.predictor(dec_h)) if self.predictor is not None else None
+        pred = None
+        if self.predictor is not None:
+            head = self.predictor(dec_h)
+            pred = x + head if self.residual_predict else torch.sigmoid(head)
         return AEOutput(recon=recon, z=z, logits=logits, pred=pred)

@@ -100,16 +100,27 @@ class ClassifyTask(Task):
 @dataclass
 class PredictTask(Task):
     """Reconstruction + next-step prediction on x_1..x_{T-1} with targets x_2..x_T:
-    loss = MSE(x̃, x_{1:T-1}) + w · MSE(ỹ, x_{2:T})."""
+    loss = MSE(x̃, x_{1:T-1}) + w · MSE(ỹ, x_{2:T}).
+
+    Only the last step's prediction is a forecast (the encoder has read x_{t+1} before ỹ_t for
+    t < T-1); last_weight weights that step's error relative to each earlier one in the prediction
+    MSE (1: plain mean). residual: the head predicts the change, ỹ_t = x_t + Δ_t, starting at
+    persistence."""
 
     name: str = "predict"
     parts: tuple[str, ...] = ("recon", "pred")
     pred_weight: float = 1.0
     forecast_every: int = 1  # score the one-step forecast of every k-th day of each test series
     multistep_context: int | None = None  # known values before multi-step forecasts; None: see lstm_ae.forecast
+    last_weight: float = 1.0  # weight of the last (honest) step in the prediction MSE, relative to each earlier step
+    residual: bool = False  # the head predicts the change from the last known value
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.last_weight < 0:
+            raise ConfigError(f"task.last_weight must be >= 0, got {self.last_weight}")
+        if not isinstance(self.residual, bool):
+            raise ConfigError(f"task.residual must be true or false, got {self.residual!r}")
         if self.pred_weight < 0:
             raise ConfigError(f"task.pred_weight must be >= 0, got {self.pred_weight}")
         if not isinstance(self.forecast_every, int) or self.forecast_every < 1:
@@ -120,7 +131,7 @@ class PredictTask(Task):
             raise ConfigError(f"task.multistep_context must be null or an integer >= 1, got {self.multistep_context}")
 
     def model_heads(self, n_classes: int) -> dict:
-        return {"predict": True}
+        return {"predict": True, "residual_predict": self.residual}
 
     def check_data(self, data) -> None:
         if data.seq_len < 3:
@@ -139,5 +150,11 @@ class PredictTask(Task):
         inp, target = self.split_batch(x)
         out = model(inp)
         recon = F.mse_loss(out.recon.float(), inp)
-        pred = F.mse_loss(out.pred.float(), target)
+        if self.last_weight == 1.0:
+            pred = F.mse_loss(out.pred.float(), target)
+        else:
+            per_step = ((out.pred.float() - target) ** 2).mean(dim=(0, 2))  # (T-1,)
+            weights = torch.ones_like(per_step)
+            weights[-1] = self.last_weight
+            pred = (weights * per_step).sum() / weights.sum()
         return recon + self.pred_weight * pred, {"recon": recon.detach(), "pred": pred.detach()}

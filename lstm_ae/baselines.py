@@ -1,0 +1,146 @@
+"""Reference forecasts and their scores: persistence, drift, linear AR, and a stock bootstrap.
+
+Pure array math on windows: a window (N, L) holds the L values known before the value to
+forecast. Nothing here knows a dataset, a model or a figure; lstm_ae.forecast feeds it.
+
+- persistence: x̂ = x_L (the last known value).
+- drift over k days: x̂ = x_L + (x_L - x_{L-k}) / k (the mean daily change of the last k days).
+- linear AR, fitted by least squares (with an intercept) on windows and their next values:
+  on levels, x̂ = c + Σ_{i<p} a_i x_{L-i}; on differences, x̂ = x_L + c + Σ_{i<p} a_i Δx_{L-i}
+  with Δx_j = x_j - x_{j-1}.
+- bootstrap_ratio: the ratio of two forecasters' mean squared errors and its percentile interval,
+  resampling groups (stocks) with replacement, so errors of one stock stay together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+AR_ON = ("levels", "differences")
+
+
+def _windows(windows) -> np.ndarray:
+    w = np.asarray(windows, dtype=np.float64)
+    if w.ndim != 2 or w.shape[1] < 1:
+        raise ValueError(f"windows must be (N, L) with L >= 1, got shape {w.shape}")
+    return w
+
+
+def persistence(windows) -> np.ndarray:
+    """x̂ = the last known value of each window."""
+    return _windows(windows)[:, -1].copy()
+
+
+def drift(windows, k: int) -> np.ndarray:
+    """x̂ = x_L + (x_L - x_{L-k}) / k: the last value plus the mean daily change of the last k days."""
+    w = _windows(windows)
+    if not 1 <= k < w.shape[1]:
+        raise ValueError(f"drift over k={k} days needs windows longer than k (L={w.shape[1]})")
+    return w[:, -1] + (w[:, -1] - w[:, -1 - k]) / k
+
+
+@dataclass
+class LinearAR:
+    """AR(p) with an intercept, on levels or on daily differences, fitted by least squares."""
+
+    order: int = 1
+    on: str = "differences"
+    coef: np.ndarray | None = field(default=None, repr=False)  # (p + 1,): intercept, then a_1..a_p
+
+    def __post_init__(self) -> None:
+        if self.on not in AR_ON:
+            raise ValueError(f"AR on must be one of {', '.join(AR_ON)}; got {self.on!r}")
+        if not isinstance(self.order, int) or self.order < 1:
+            raise ValueError(f"AR order must be an integer >= 1, got {self.order}")
+
+    @property
+    def name(self) -> str:
+        return f"AR({self.order}) on {self.on}"
+
+    @property
+    def key(self) -> str:
+        """A short identifier for tables and JSON: ar1_diff, ar2_level."""
+        return f"ar{self.order}_{'diff' if self.on == 'differences' else 'level'}"
+
+    def _design(self, w: np.ndarray) -> np.ndarray:
+        p = self.order
+        need = p + 1 if self.on == "differences" else p
+        if w.shape[1] < need:
+            raise ValueError(f"{self.name} needs windows of at least {need} values, got {w.shape[1]}")
+        if self.on == "levels":
+            lags = w[:, ::-1][:, :p]  # x_L, x_{L-1}, ...
+        else:
+            lags = np.diff(w, axis=1)[:, ::-1][:, :p]  # Δx_L, Δx_{L-1}, ...
+        return np.column_stack([np.ones(len(w)), lags])
+
+    def fit(self, windows, targets) -> LinearAR:
+        """Least squares on windows (N, L) and the values after them (N,)."""
+        w = _windows(windows)
+        y = np.asarray(targets, dtype=np.float64).reshape(-1)
+        if len(y) != len(w):
+            raise ValueError(f"{len(w)} windows but {len(y)} targets")
+        if len(w) <= self.order + 1:
+            raise ValueError(f"{self.name} needs more than {self.order + 1} windows to fit, got {len(w)}")
+        if self.on == "differences":
+            y = y - w[:, -1]
+        self.coef = np.linalg.lstsq(self._design(w), y, rcond=None)[0]
+        return self
+
+    def predict(self, windows) -> np.ndarray:
+        if self.coef is None:
+            raise RuntimeError(f"{self.name} is not fitted")
+        w = _windows(windows)
+        out = self._design(w) @ self.coef
+        return out + w[:, -1] if self.on == "differences" else out
+
+
+def bootstrap_ratio(
+    model_sq, base_sq, groups=None, n_resamples: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict:
+    """MSE(model) / MSE(base) over all forecasts, and a percentile interval by resampling groups.
+
+    model_sq, base_sq: squared errors of the same forecasts, (S, n) with one row per group, or flat
+    with `groups` labelling each error. Each resample draws as many groups as there are, with
+    replacement, and takes the ratio of the summed errors of the drawn groups."""
+    m = np.asarray(model_sq, dtype=np.float64)
+    b = np.asarray(base_sq, dtype=np.float64)
+    if m.shape != b.shape:
+        raise ValueError(f"squared errors of different shapes: {m.shape} vs {b.shape}")
+    if groups is None:
+        if m.ndim != 2:
+            raise ValueError("flat squared errors need groups")
+        groups = np.repeat(np.arange(m.shape[0]), m.shape[1])
+    _, g = np.unique(np.asarray(groups).reshape(-1), return_inverse=True)
+    m_g = np.bincount(g, weights=m.reshape(-1))
+    b_g = np.bincount(g, weights=b.reshape(-1))
+    n_groups = len(m_g)
+    ratio = float(m_g.sum() / b_g.sum()) if b_g.sum() > 0 else float("inf")
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_groups, size=(n_resamples, n_groups))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        boot = m_g[draws].sum(axis=1) / b_g[draws].sum(axis=1)
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(boot, [alpha, 1.0 - alpha])
+    return {
+        "ratio": ratio,
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "level": level,
+        "n_resamples": n_resamples,
+        "n_groups": int(n_groups),
+        "seed": seed,
+    }
+
+
+def next_value_windows(series, window: int, every: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every `every`-th window of `window` values of each series (S, D) and the value after it.
+
+    Returns windows (S, n, window), targets (S, n) and the targets' positions (n,)."""
+    s = np.asarray(series, dtype=np.float64)
+    if s.ndim != 2 or s.shape[1] <= window:
+        raise ValueError(f"series of shape {s.shape} are too short for windows of {window} values")
+    days = np.arange(window, s.shape[1], every)
+    wins = np.lib.stride_tricks.sliding_window_view(s, window, axis=1)[:, days - window]
+    return wins, s[:, days], days
