@@ -1,8 +1,8 @@
 """Cross-validation of one configuration: dataset.cv_folds = k > 1.
 
 The test split stays fixed. The train and validation items are pooled and re-partitioned k
-times at random (by stock when the items name one, so a stock is never on both sides), keeping
-the configured number of validation stocks. One model is trained per partition in
+times at random (by series when the items name one, Split.names, so a series is never on both
+sides), keeping the configured number of validation series. One model is trained per partition in
 <run>/cv/fold_<i>/; result.json reports the validation loss of each fold's best epoch and
 their mean ± std (sample std, ddof=1). The fold with the lowest validation loss is kept:
 its checkpoint becomes <run>/best.pt and is evaluated once on the test split. The value

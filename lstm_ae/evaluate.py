@@ -7,11 +7,12 @@ loads <run>/best.pt, and writes eval.json (the same test metrics as result.json:
 errors in real units, one-step and multi-step forecasts vs persistence), config.yaml and the same
 figures into a new folder (default <run>/eval/<timestamp>).
 
-Which items are evaluated: the data's test split, minus any stock the run trained or validated
-on (the run's splits.json), plus — unless the data have no stock names — every other stock that
-is new to the run. So on the run's own CSV it re-evaluates exactly the run's test stocks; on another
-file it evaluates every stock the model has never seen. --all-items evaluates every item of the new
-data, including stocks the model trained on (useful for another period of the same market).
+Which items are evaluated: the data's test split, minus any series the run trained or validated
+on (the run's splits.json), plus — unless the data do not name their items' series (Split.names)
+— every other series that is new to the run. So on the run's own data it re-evaluates exactly the
+run's test series; on another file it evaluates every series the model has never seen.
+--all-items evaluates every item of the new data, including series the model trained on (useful
+for another period of the same series).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from omegaconf.errors import OmegaConfBaseException
 from lstm_ae import pipeline
 from lstm_ae.artifacts import load_checkpoint, write_json, write_text
 from lstm_ae.config import validate
-from lstm_ae.data.base import concat, groups_of, take, with_splits
+from lstm_ae.data.base import concat, groups_of, stat_items, take, with_splits
 from lstm_ae.errors import ConfigError, DataError
 from lstm_ae.trainer import BEST_CKPT, evaluate, resolve_device
 
@@ -62,7 +63,7 @@ def select_items(data, run: Path, all_items: bool):
         pool = concat([data.train, data.val, data.test])
         return with_splits(data, test=pool), "all items"
     splits_file = run / "splits.json"
-    if "names" not in data.test.meta or not splits_file.exists():
+    if data.test.names is None or not splits_file.exists():
         return data, "the test split"
     seen = set()
     for key in ("train", "val"):
@@ -70,8 +71,9 @@ def select_items(data, run: Path, all_items: bool):
     pool = concat([data.train, data.val, data.test])
     keep = ~np.isin(groups_of(pool), list(seen))
     if not keep.any():
-        raise DataError(f"{data.info.get('path', 'data')}: every stock was in the run's training/validation stocks")
-    return with_splits(data, test=take(pool, np.flatnonzero(keep))), f"stocks unseen by the run ({len(seen)} excluded)"
+        where = data.stats.get("path", data.name)
+        raise DataError(f"{where}: every series was among the run's training/validation series (splits.json)")
+    return with_splits(data, test=take(pool, np.flatnonzero(keep))), f"series unseen by the run ({len(seen)} excluded)"
 
 
 def run(run_dir: Path, overrides: list[str], out: Path | None, all_items: bool) -> dict:
@@ -108,7 +110,7 @@ def run(run_dir: Path, overrides: list[str], out: Path | None, all_items: bool) 
         "overrides": overrides,
         "evaluated": scope,
         "test_size": len(data.test),
-        "data": {k: v for k, v in data.info.items() if isinstance(v, (str, int, float, bool))},
+        "data": {**stat_items(data), **({"units": data.units.symbol} if data.units else {})},
         "test": test,
         "figures": figures + test.get("figures", []),
         "wall_time_s": time.perf_counter() - t0,
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", type=Path, help="a run folder (has .hydra/config.yaml and best.pt)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. dataset.path=other.csv")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default <run>/eval/<timestamp>)")
-    parser.add_argument("--all-items", action="store_true", help="also evaluate stocks the run trained on")
+    parser.add_argument("--all-items", action="store_true", help="also evaluate series the run trained on")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
     try:

@@ -6,7 +6,7 @@ always the last output of a window that ends at the last known value: the foreca
 comes from the window x_{t-L+1..t} alone, scaled with the min/max of that window only
 (the dataset's scaler), and mapped back to real units with the inverse of that scaling.
 
-- one-step: for every test stock and every day t+1 with L days before it, the forecast of
+- one-step: for every test series and every step t+1 with L steps before it, the forecast of
   x_{t+1} from the L true values before it (L = the model's training input length, T-1);
   baseline: persistence, x̂_{t+1} = x_t.
 - multi-step (as the assignment defines it): for a test sequence of length T', feed
@@ -16,12 +16,14 @@ comes from the window x_{t-L+1..t} alone, scaled with the min/max of that window
   with persistence (the last known value held flat; one-step persistence = previous true value).
   The decoder emits position t of a window of the length it was trained on, so a shorter window
   asks it a different question (measured: a model trained on 49-day windows forecasts 25-day
-  windows ~25x worse than persistence). With whole series (S&P 500) the test sequences are
-  therefore T' = 2(T-1) days: every window the model reads has its training length T-1.
+  windows ~25x worse than persistence). When the data declare whole series (SequenceData.series)
+  the test sequences are therefore T' = 2(T-1) steps: every window the model reads has its
+  training length T-1.
 
 Errors are MSE in normalized units (real-unit error divided by the span of the scaling of the
 window the forecast started from: its own window for one-step, the first, fully known window for
-multi-step) and, when the data have units, in those units (dollars for the S&P 500).
+multi-step) and, when the data declare units (SequenceData.units), in those units: metric names
+end in _<units.suffix>.
 """
 
 from __future__ import annotations
@@ -33,24 +35,9 @@ import numpy as np
 import torch
 
 from lstm_ae.artifacts import write_csv, write_json
+from lstm_ae.data.base import FixedScaler, SequenceData, names_of
 
 log = logging.getLogger(__name__)
-
-
-class IdentityScaler:
-    """For data already in [0, 1] with no per-window scaling (e.g. the toy signals)."""
-
-    def fit(self, values):
-        values = np.asarray(values, dtype=np.float64)
-        return np.zeros(values.shape[:-1]), np.ones(values.shape[:-1])
-
-    @staticmethod
-    def apply(values, lo, span):
-        return (np.asarray(values, dtype=np.float64) - lo[..., None]) / span[..., None]
-
-    @staticmethod
-    def invert(scaled, lo, span):
-        return np.asarray(scaled, dtype=np.float64) * span[..., None] + lo[..., None]
 
 
 # -- forecasts ----------------------------------------------------------------------------------
@@ -119,8 +106,9 @@ def multi_step(model, seqs: np.ndarray, context: int, scaler, device="cpu") -> d
 
 
 # -- scores -------------------------------------------------------------------------------------
-def compare(forecast, baseline, target, span, units: str | None) -> dict:
-    """Model vs baseline MSE in normalized units (and real units), with their ratio."""
+def compare(forecast, baseline, target, span, suffix: str | None) -> dict:
+    """Model vs baseline MSE in normalized units and, with a units suffix, in real units (keys
+    ending in _<suffix>), with their ratio."""
     f, b, y = (np.asarray(a, dtype=np.float64) for a in (forecast, baseline, target))
     span = np.broadcast_to(np.asarray(span, dtype=np.float64), y.shape)
     model_n = float(np.mean(((f - y) / span) ** 2))
@@ -131,25 +119,25 @@ def compare(forecast, baseline, target, span, units: str | None) -> dict:
         "persistence_mse": base_n,
         "ratio": model_n / base_n if base_n > 0 else float("inf"),
     }
-    if units:
+    if suffix:
         model_u = float(np.mean((f - y) ** 2))
         base_u = float(np.mean((b - y) ** 2))
         out.update(
             {
-                "model_mse_dollars": model_u,
-                "persistence_mse_dollars": base_u,
-                "ratio_dollars": model_u / base_u if base_u > 0 else float("inf"),
-                "model_rmse_dollars": model_u**0.5,
-                "persistence_rmse_dollars": base_u**0.5,
+                f"model_mse_{suffix}": model_u,
+                f"persistence_mse_{suffix}": base_u,
+                f"ratio_{suffix}": model_u / base_u if base_u > 0 else float("inf"),
+                f"model_rmse_{suffix}": model_u**0.5,
+                f"persistence_rmse_{suffix}": base_u**0.5,
             }
         )
     out["model_beats_persistence"] = bool(out["ratio"] < 1.0)  # in normalized units
-    if units:
-        out["model_beats_persistence_dollars"] = bool(out["ratio_dollars"] < 1.0)
+    if suffix:
+        out[f"model_beats_persistence_{suffix}"] = bool(out[f"ratio_{suffix}"] < 1.0)
     return out
 
 
-def per_horizon(ms: dict[str, np.ndarray], units: str | None) -> list[dict]:
+def per_horizon(ms: dict[str, np.ndarray], suffix: str | None) -> list[dict]:
     rows = []
     span = ms["span0"][:, None]
     for h in range(ms["target"].shape[1]):
@@ -163,106 +151,104 @@ def per_horizon(ms: dict[str, np.ndarray], units: str | None) -> list[dict]:
         ):
             err = ms[key][:, h] - y
             row[f"{name}_mse"] = float(np.mean((err / span[:, 0]) ** 2))
-            if units:
-                row[f"{name}_mse_dollars"] = float(np.mean(err**2))
+            if suffix:
+                row[f"{name}_mse_{suffix}"] = float(np.mean(err**2))
         rows.append(row)
     return rows
 
 
 # -- what tasks call after training ---------------------------------------------------------------
-def _units(data) -> str | None:
-    return data.info.get("units")
+def _suffix(data: SequenceData) -> str | None:
+    return data.units.suffix if data.units else None
 
 
-def _test_series(data) -> tuple[np.ndarray, list[str], object]:
-    """Full real-unit series of the test items: whole stocks when the data have them,
+def _test_values(data: SequenceData) -> np.ndarray:
+    """The test windows (N, T), in real units when the data declare them."""
+    x = data.test.x.numpy()
+    real = data.units.to_units(data.test, x) if data.units else x.astype(np.float64)
+    return real[..., 0]
+
+
+def _test_series(data: SequenceData) -> tuple[np.ndarray, list[str], object]:
+    """Full real-unit series of the test items: their whole series when the data declare them,
     else the test windows themselves."""
-    if "series" in data.info and "names" in data.test.meta:
-        from lstm_ae.data.snp500 import stocks_of
-
-        rows = {s: i for i, s in enumerate(data.info["symbols"])}
-        names = stocks_of(data.test)
-        return data.info["series"][[rows[s] for s in names]], names, data.info["dates"]
+    if data.series is not None:
+        names = names_of(data.test)
+        return data.series.values[data.series.rows(names)], names, data.series.dates
     names = [f"test #{i}" for i in range(len(data.test))]
-    return data.test.x[..., 0].numpy().astype(np.float64), names, None
+    return _test_values(data), names, None
 
 
-def multi_step_context(task, data) -> int:
+def multi_step_context(task, data: SequenceData) -> int:
     """Known values before a multi-step forecast. Default: the model's training input length T-1
-    when whole series are available (test sequences of 2(T-1) days, so every window the model reads
+    when whole series are available (test sequences of 2(T-1) steps, so every window the model reads
     has the length it was trained on), else T//2 of the test windows (the assignment's literal T/2)."""
     context = getattr(task, "multistep_context", None)
     if context:
         return int(context)
-    return data.seq_len - 1 if "series" in data.info else data.seq_len // 2
+    return data.seq_len - 1 if data.series is not None else data.seq_len // 2
 
 
-def multi_step_sequences(data, context: int) -> tuple[np.ndarray, list[str], list | None]:
+def multi_step_sequences(data: SequenceData, context: int) -> tuple[np.ndarray, list[str], list | None]:
     """Test sequences for multi-step forecasts, (n, length) in real units, with titles and dates.
 
-    With whole series: non-overlapping segments of 2 x context days of every test stock, ordered
-    segment-major (the first ones are different stocks). Otherwise: the test windows."""
-    if "series" in data.info and "names" in data.test.meta:
+    With whole series: non-overlapping segments of 2 x context steps of every test series, ordered
+    segment-major (the first ones are different series). Otherwise: the test windows."""
+    if data.series is not None:
         series, names, dates = _test_series(data)
         length = 2 * context
         if series.shape[1] < length:
-            raise ValueError(f"series of {series.shape[1]} days are too short for {context} + {context} days")
+            raise ValueError(f"series of {series.shape[1]} steps are too short for {context} + {context} steps")
         starts = np.arange(0, series.shape[1] - length + 1, length)
         idx = starts[:, None] + np.arange(length)[None, :]
         seqs = series[:, idx].transpose(1, 0, 2).reshape(-1, length)
         titles = [f"test {name}" for _ in starts for name in names]
-        seq_dates = [dates[s : s + length] for s in starts for _ in names]
+        seq_dates = None if dates is None else [dates[s : s + length] for s in starts for _ in names]
         return seqs, titles, seq_dates
-    seqs = data.test.x[..., 0].numpy().astype(np.float64)
+    seqs = _test_values(data)
     return seqs, [data.item_name("test", i) for i in range(len(seqs))], None
 
 
 @torch.inference_mode()
-def unit_metrics(task, model, data, device, out_dir) -> dict:
-    """Reconstruction error of the test windows in real units; which stocks went where;
-    the daily-series figure of AMZN and GOOGL. For any data with info['to_units']."""
+def data_metrics(task, model, data: SequenceData, device, out_dir) -> dict:
+    """What the data's declarations add to the test results (lstm_ae.data.base): the reconstruction
+    error of the test windows in real units (units), which named series went to which split
+    (splits.json), the figure of the series named in series.shown. Always has 'figures'."""
     from lstm_ae import plots
 
-    model.eval()
     out_dir = Path(out_dir)
+    metrics = {}
+    if data.units is not None:
+        metrics = _unit_errors(task, model, data, device)
+    if data.test.names is not None:
+        write_json(out_dir / "splits.json", {k: names_of(data.split(k)) for k in ("train", "val", "test")})
+    metrics["figures"] = plots.plot_shown_series(data, out_dir)
+    return metrics
+
+
+def _unit_errors(task, model, data: SequenceData, device) -> dict:
+    """Reconstruction MSE, RMSE and MAE of the test windows in the data's real units."""
+    model.eval()
     inp, _ = task.split_batch(data.test.x)
     recon = np.concatenate(
         [model(inp[s : s + 4096].to(device)).recon.float().cpu().numpy() for s in range(0, len(inp), 4096)]
     )
-    to_units = data.info["to_units"]
-    real_in, real_rec = to_units(data, "test", inp.numpy()), to_units(data, "test", recon)
+    units = data.units
+    real_in, real_rec = units.to_units(data.test, inp.numpy()), units.to_units(data.test, recon)
     mse_u = float(np.mean((real_in - real_rec) ** 2))
+    u = units.suffix
     metrics = {
-        "recon_mse_dollars": mse_u,
-        "recon_rmse_dollars": mse_u**0.5,
-        "recon_mae_dollars": float(np.mean(np.abs(real_in - real_rec))),
-        "units": _units(data),
+        f"recon_mse_{u}": mse_u,
+        f"recon_rmse_{u}": mse_u**0.5,
+        f"recon_mae_{u}": float(np.mean(np.abs(real_in - real_rec))),
+        "units": units.symbol,
     }
-    figures = []
-    if "names" in data.test.meta:
-        from lstm_ae.data.snp500 import stocks_of
-
-        write_json(out_dir / "splits.json", {k: stocks_of(data.split(k)) for k in ("train", "val", "test")})
-    if "series" in data.info:
-        rows = {s: i for i, s in enumerate(data.info["symbols"])}
-        wanted = [s for s in ("AMZN", "GOOGL") if s in rows]
-        if wanted:
-            column = data.info.get("column", "high")
-            plots.plot_stock_series(
-                data.info["dates"],
-                {s: data.info["series"][rows[s]] for s in wanted},
-                out_dir / "snp500_stocks.png",
-                f"daily {column} ($)",
-                f"S&P 500: daily {column} of {' and '.join(wanted)}",
-            )
-            figures.append("snp500_stocks.png")
-    metrics["figures"] = figures
     log.info(
         "test reconstruction in %s: MSE %.4g, RMSE %.4g, MAE %.4g",
-        metrics["units"],
+        units.symbol,
         mse_u,
         mse_u**0.5,
-        metrics["recon_mae_dollars"],
+        metrics[f"recon_mae_{u}"],
     )
     return metrics
 
@@ -272,15 +258,15 @@ def forecast_metrics(task, model, data, device, out_dir, n_plot: int = 3) -> dic
     from lstm_ae import plots
 
     out_dir = Path(out_dir)
-    metrics = unit_metrics(task, model, data, device, out_dir) if "to_units" in data.info else {"figures": []}
-    units = _units(data)
-    scaler = data.info.get("scaler") or IdentityScaler()
+    metrics = data_metrics(task, model, data, device, out_dir)
+    units, suffix = data.units, _suffix(data)
+    scaler = units.scaler if units else FixedScaler()
     window = data.seq_len - 1  # the input length the model was trained on
 
     series, names, dates = _test_series(data)
     every = int(getattr(task, "forecast_every", 1))
     os_ = one_step(model, series, window, scaler, device, every)
-    one = compare(os_["forecast"], os_["persistence"], os_["target"], os_["span"], units)
+    one = compare(os_["forecast"], os_["persistence"], os_["target"], os_["span"], suffix)
     one.update(window=window, every=every, n_series=len(names))
     metrics["one_step"] = one
 
@@ -288,20 +274,20 @@ def forecast_metrics(task, model, data, device, out_dir, n_plot: int = 3) -> dic
     seqs, titles, seq_dates = multi_step_sequences(data, context)
     ms = multi_step(model, seqs, context, scaler, device)
     span0 = ms["span0"][:, None]
-    multi = compare(ms["multi"], ms["flat"], ms["target"], span0, units)
+    multi = compare(ms["multi"], ms["flat"], ms["target"], span0, suffix)
     multi.update(context=context, horizon=seqs.shape[1] - context, n_sequences=len(seqs))
-    same_days = compare(ms["one"], ms["naive"], ms["target"], span0, units)
+    same_days = compare(ms["one"], ms["naive"], ms["target"], span0, suffix)
     multi["one_step_same_days"] = same_days
     metrics["multi_step"] = multi
     # flat copies of the headline ratios, for sweep tables (lstm_ae.report reads numbers only)
     for name, score in (("one_step", one), ("multi_step", multi)):
         metrics[f"{name}_ratio"] = score["ratio"]
-        if units:
-            metrics[f"{name}_ratio_dollars"] = score["ratio_dollars"]
-    rows = per_horizon(ms, units)
+        if suffix:
+            metrics[f"{name}_ratio_{suffix}"] = score[f"ratio_{suffix}"]
+    rows = per_horizon(ms, suffix)
     write_csv(out_dir / "error_vs_horizon.csv", rows)
 
-    unit_label = units or "normalized"
+    unit_label = units.symbol if units else "normalized"
     k = min(n_plot, len(names))
     shown = os_ if every == 1 else one_step(model, series[:k], window, scaler, device)  # every day of the shown series
     plots.plot_one_step(
@@ -339,7 +325,8 @@ def forecast_metrics(task, model, data, device, out_dir, n_plot: int = 3) -> dic
         one["model_mse"],
         one["persistence_mse"],
         one["ratio"],
-        f"; in {unit_label}: {one['model_mse_dollars']:.4g} vs {one['persistence_mse_dollars']:.4g}, ratio {one['ratio_dollars']:.3f}"
+        f"; in {unit_label}: {one[f'model_mse_{suffix}']:.4g} vs {one[f'persistence_mse_{suffix}']:.4g}, "
+        f"ratio {one[f'ratio_{suffix}']:.3f}"
         if units
         else "",
     )

@@ -9,39 +9,22 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from lstm_ae.artifacts import save_figure  # noqa: E402
-from lstm_ae.data.base import SequenceData  # noqa: E402
-
-plt.rcParams.update(
-    {
-        "font.size": 12,
-        "axes.titlesize": 13,
-        "axes.labelsize": 12,
-        "legend.fontsize": 11,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-    }
-)
-
-
-def epoch_axis(ax) -> None:
-    """x-axis of a per-epoch curve: labelled, whole epochs only (matplotlib would tick 0.5 steps)."""
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    lo, hi = ax.get_xlim()
-    if hi - lo < 2:  # one epoch: matplotlib would tick 0.95 ... 1.05
-        center = round((lo + hi) / 2)
-        ax.set_xlim(center - 1, center + 1)
-        ax.set_xticks([center])
+from lstm_ae.charts import date_axis, epoch_axis, plot_series  # noqa: E402  (also sets the house style)
+from lstm_ae.data.base import SequenceData, Units  # noqa: E402
 
 
 def _series(data: SequenceData, split: str, index: int, values: np.ndarray):
-    """x-axis values, y values in display units, x label (dates or time steps)."""
-    if data.display is not None:
-        return data.display(split, index, values)
-    return np.arange(1, values.shape[0] + 1), values[:, 0], "time step t"
+    """x-axis values, y values (real units when the data declare them), x label: the dates of the
+    item's days when it is a window of a dated series, else time steps."""
+    part = data.split(split)
+    ys = values[:, 0] if data.units is None else data.units.to_units(part, values, index)[:, 0]
+    n = values.shape[0]
+    if data.series is not None and data.series.dates is not None:
+        start = int(part.start[index])
+        return data.series.dates[start : start + n], ys, "date"
+    return np.arange(1, n + 1), ys, "time step t"
 
 
 def plot_examples(data: SequenceData, path: Path, n: int = 3) -> None:
@@ -128,44 +111,31 @@ def plot_curves(history: list[dict], metric: str, ylabel: str, path: Path, title
     plt.close(fig)
 
 
-# -- forecasting figures (S&P 500 and any task=predict run) --------------------------------------
-def _date_axis(ax, dates) -> None:
-    if dates is not None:
-        import matplotlib.dates as mdates
+def plot_shown_series(data: SequenceData, out_dir: Path) -> list[str]:
+    """The whole series the data name in ``series.shown`` (those present), in one figure; its file name."""
+    series = data.series
+    wanted = [] if series is None else [name for name in series.shown if name in series.names]
+    if not wanted:
+        return []
+    values = dict(zip(wanted, series.values[series.rows(wanted)]))
+    title = f"{series.title} of {' and '.join(wanted)}"
+    plot_series(series.dates, values, Path(out_dir) / series.figure, data.value_label, title)
+    return [series.figure]
 
-        loc = mdates.AutoDateLocator(minticks=3, maxticks=7)
-        ax.xaxis.set_major_locator(loc)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
 
-
-def _fmt_score(score: dict, units: str | None) -> str:
+# -- forecasting figures (any task=predict run) ---------------------------------------------------
+def _fmt_score(score: dict, units: Units | None) -> str:
     """'model MSE a vs persistence b (ratio r)' in normalized units, and in real units when known."""
     text = (
         f"MSE model {score['model_mse']:.3g} vs persistence {score['persistence_mse']:.3g} (ratio {score['ratio']:.2f})"
     )
-    if units and "model_mse_dollars" in score:
+    if units and f"model_mse_{units.suffix}" in score:
+        u = units.suffix
         text += (
-            f"; RMSE {units}: model {score['model_rmse_dollars']:.3g} vs persistence "
-            f"{score['persistence_rmse_dollars']:.3g} (MSE ratio {score['ratio_dollars']:.2f})"
+            f"; RMSE {units.symbol}: model {score[f'model_rmse_{u}']:.3g} vs persistence "
+            f"{score[f'persistence_rmse_{u}']:.3g} (MSE ratio {score[f'ratio_{u}']:.2f})"
         )
     return text
-
-
-def plot_stock_series(dates, series: dict[str, np.ndarray], path: Path, ylabel: str, title: str) -> None:
-    """One panel per stock: its whole daily series, dates on the x-axis."""
-    n = len(series)
-    fig, axes = plt.subplots(n, 1, figsize=(11, 3.2 * n), squeeze=False)
-    for ax, (name, values) in zip(axes[:, 0], series.items()):
-        ax.plot(dates, values, lw=1.3, label=name)
-        ax.set_ylabel(ylabel)
-        ax.set_xlabel("date")
-        ax.set_title(name)
-        ax.legend(loc="upper left")
-        _date_axis(ax, dates)
-    fig.suptitle(title)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
 
 
 def plot_one_step(
@@ -176,7 +146,7 @@ def plot_one_step(
     score: dict,
     path: Path,
     ylabel: str,
-    units: str | None,
+    units: Units | None,
     zoom: int = 60,
 ) -> None:
     """Honest one-step forecasts of whole test series: full period (left) and the last `zoom`
@@ -195,9 +165,9 @@ def plot_one_step(
                 ax.plot(xs[sl], pers[sl], lw=1.0, ls=":", color="C2", label="persistence (x̂ₜ₊₁ = xₜ)")
             ax.set_ylabel(ylabel)
             ax.set_xlabel("date" if dates is not None else "time step")
-            _date_axis(ax, dates)
+            date_axis(ax, dates)
         axes[i, 0].set_title(
-            f"test {name}: one-step MSE{' (' + units + '²)' if units else ''} model {mse_m:.3g}, "
+            f"test {name}: one-step MSE{' (' + units.symbol + '²)' if units else ''} model {mse_m:.3g}, "
             f"persistence {mse_p:.3g}, ratio {mse_m / mse_p if mse_p > 0 else float('inf'):.2f}"
         )
         axes[i, 1].set_title(f"last {zoom} days")
@@ -221,7 +191,7 @@ def plot_multi_step(
     score: dict,
     path: Path,
     ylabel: str,
-    units: str | None,
+    units: Units | None,
 ) -> None:
     """Test sequences: actual, multi-step (own forecasts fed back), one-step (true history)
     and the flat persistence baseline, after `context` known values."""
@@ -239,12 +209,12 @@ def plot_multi_step(
         mse_m = float(np.mean((arrays["multi"][i] - y) ** 2))
         mse_p = float(np.mean((arrays["flat"][i] - y) ** 2))
         ax.set_title(
-            f"{titles[i]}: multi-step MSE{' (' + units + '²)' if units else ''} model {mse_m:.3g}, "
+            f"{titles[i]}: multi-step MSE{' (' + units.symbol + '²)' if units else ''} model {mse_m:.3g}, "
             f"persistence {mse_p:.3g}, ratio {mse_m / mse_p if mse_p > 0 else float('inf'):.2f}"
         )
         ax.set_ylabel(ylabel)
         ax.set_xlabel("date" if dates is not None else "time step")
-        _date_axis(ax, dates)
+        date_axis(ax, dates)
         ax.legend(loc="best", fontsize=9, framealpha=0.6)
     fig.suptitle(
         f"Multi-step forecasts after {context} known values, all test sequences: {_fmt_score(score, units)}",
@@ -255,11 +225,11 @@ def plot_multi_step(
     plt.close(fig)
 
 
-def plot_error_vs_horizon(rows: list[dict], score: dict, path: Path, units: str | None) -> None:
+def plot_error_vs_horizon(rows: list[dict], score: dict, path: Path, units: Units | None) -> None:
     """MSE against horizon step: multi-step vs one-step model forecasts and their baselines."""
     panels = [("", "MSE (normalized by the known window's scale)")]
-    if units and "multi_model_mse_dollars" in rows[0]:
-        panels.append(("_dollars", f"MSE ({units}²)"))
+    if units and f"multi_model_mse_{units.suffix}" in rows[0]:
+        panels.append((f"_{units.suffix}", f"MSE ({units.symbol}²)"))
     fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 4.8), squeeze=False)
     h = [row["horizon"] for row in rows]
     styles = (
@@ -277,7 +247,11 @@ def plot_error_vs_horizon(rows: list[dict], score: dict, path: Path, units: str 
         ax.legend(fontsize=9)
     fig.suptitle(
         f"Error vs horizon, test sequences. Multi-step over all steps: model/persistence MSE ratio {score['ratio']:.2f}"
-        + (f" ({score['ratio_dollars']:.2f} in {units})" if units and "ratio_dollars" in score else ""),
+        + (
+            f" ({score[f'ratio_{units.suffix}']:.2f} in {units.symbol})"
+            if units and f"ratio_{units.suffix}" in score
+            else ""
+        ),
         fontsize=11,
     )
     fig.tight_layout()

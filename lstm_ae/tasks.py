@@ -45,13 +45,14 @@ class Task:
         """Raise a ConfigError when the data cannot serve this task."""
 
     def extra_test_metrics(self, model: LSTMAutoencoder, data, device, out_dir) -> dict:
-        """Task-specific test evaluation beyond the mean losses (e.g. forecasts vs baselines).
-        Data in real units (info['to_units'], e.g. S&P 500 dollars) also get errors in those units."""
-        if "to_units" not in getattr(data, "info", {}):
+        """Test evaluation beyond the mean losses: what the data declare (units, series, named items;
+        lstm_ae.data.base) adds errors in real units, splits.json and the figure of chosen series
+        (lstm_ae.forecast.data_metrics). Nothing for data that declare none of them."""
+        if data.units is None and data.series is None and data.test.names is None:
             return {}
-        from lstm_ae.forecast import unit_metrics
+        from lstm_ae.forecast import data_metrics
 
-        return unit_metrics(self, model, data, device, out_dir)
+        return data_metrics(self, model, data, device, out_dir)
 
     def split_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Model input and, for prediction, next-step targets."""

@@ -54,6 +54,25 @@ def test_no_import_circle_in_the_package():
             visit(m)
 
 
+ABOVE_DATA = ("lstm_ae.plots", "lstm_ae.forecast", "lstm_ae.tasks", "lstm_ae.trainer", "lstm_ae.pipeline")
+
+
+def test_dataset_modules_import_nothing_above_them():
+    """lstm_ae/data/* sits at the bottom: it may use lstm_ae.errors, lstm_ae.artifacts, lstm_ae.charts and
+    itself, never what consumes datasets (figures of runs, forecasts, tasks, the trainer, the pipeline)."""
+    graph = import_graph()
+    data_modules = [m for m in graph if m.startswith("lstm_ae.data")]
+    assert {"lstm_ae.data.base", "lstm_ae.data.snp500", "lstm_ae.data.toy", "lstm_ae.data.mnist"} <= set(data_modules)
+    for module in data_modules:
+        above = sorted(t for t in graph[module] if any(t == a or t.startswith(a + ".") for a in ABOVE_DATA))
+        assert not above, f"{module} imports {above}"
+    # ... and nothing outside what it is allowed (a new upper module would otherwise slip through)
+    allowed = ("lstm_ae.data", "lstm_ae.errors", "lstm_ae.artifacts", "lstm_ae.charts")
+    for module in data_modules:
+        extra = sorted(t for t in graph[module] if not any(t == a or t.startswith(a + ".") for a in allowed))
+        assert not extra, f"{module} imports {extra}"
+
+
 def test_the_library_does_not_import_the_benchmarks():
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 import torch
 
-from lstm_ae import forecast
+from lstm_ae import forecast, plots
 from lstm_ae.crossval import repartition
 from lstm_ae.data import snp500
+from lstm_ae.data.base import names_of
 from lstm_ae.errors import DataError
 from lstm_ae.model import AEOutput, LSTMAutoencoder
 from lstm_ae.tasks import PredictTask, Task
@@ -54,21 +55,34 @@ class LastValue(torch.nn.Module):
 
 
 def test_cleaning_rule_and_kept_count(rec, raw):
-    info = rec.info
-    assert (info["stocks_in_file"], info["stocks_kept"], info["stocks_dropped"]) == (505, 477, 28)
-    assert (info["dropped_fewer_days"], info["dropped_missing_value"], info["dropped_duplicate_dates"]) == (26, 2, 0)
-    assert (info["trading_days"], info["first_date"], info["last_date"]) == (1007, "2014-01-02", "2017-12-29")
+    stats, series = rec.stats, rec.series
+    assert (stats["stocks_in_file"], stats["stocks_kept"], stats["stocks_dropped"]) == (505, 477, 28)
+    assert (stats["dropped_fewer_days"], stats["dropped_missing_value"], stats["dropped_duplicate_dates"]) == (26, 2, 0)
+    assert (stats["trading_days"], stats["first_date"], stats["last_date"]) == (1007, "2014-01-02", "2017-12-29")
     # the rule, recomputed independently: a finite high on every one of the file's 1007 dates
     good = raw[raw["high"].notna()].groupby("symbol")["date"].nunique()
     expected = sorted(good.index[good == raw["date"].nunique()])
-    assert info["symbols"] == expected
-    assert {"AMZN", "GOOGL", "AAPL"} <= set(info["symbols"])
-    assert not {"REGN", "VRTX", "GOOG", "APTV", "DHR"} & set(info["symbols"])  # missing high / fewer days
-    assert info["series"].shape == (477, 1007) and np.isfinite(info["series"]).all()
+    assert series.names == expected
+    assert {"AMZN", "GOOGL", "AAPL"} <= set(series.names)
+    assert not {"REGN", "VRTX", "GOOG", "APTV", "DHR"} & set(series.names)  # missing high / fewer days
+    assert series.values.shape == (477, 1007) and np.isfinite(series.values).all()
+    assert len(series.dates) == 1007 and str(series.dates[0].date()) == "2014-01-02"
+
+
+def test_declared_units_and_series(rec):
+    """What the S&P data declare through the typed contract (lstm_ae.data.base)."""
+    assert (rec.units.symbol, rec.units.suffix) == ("$", "dollars")
+    assert isinstance(rec.units.scaler, snp500.WindowScaler) and rec.units.scaler.margin == 0.1
+    assert rec.series.shown == ("AMZN", "GOOGL") and rec.series.figure == "snp500_stocks.png"
+    assert rec.value_label == "daily high ($)" and rec.series.title == "S&P 500: daily high"
+    for name in ("train", "val", "test"):
+        split = rec.split(name)
+        assert all(len(a) == len(split) for a in (split.names, split.start, split.lo, split.span))
+    assert not {"series", "symbols", "dates", "scaler", "to_units", "units"} & set(rec.stats)
 
 
 def test_loading_full_csv_takes_seconds(rec):
-    assert rec.info["load_time_s"] < 10.0, rec.info["load_time_s"]
+    assert rec.stats["load_time_s"] < 10.0, rec.stats["load_time_s"]
 
 
 def test_gzip_and_plain_csv_read_the_same(sp500_csv, tmp_path):
@@ -82,23 +96,23 @@ def test_gzip_and_plain_csv_read_the_same(sp500_csv, tmp_path):
 
 
 def test_windows_and_split_by_stock(rec):
-    stocks = {k: set(snp500.stocks_of(rec.split(k))) for k in ("train", "val", "test")}
+    stocks = {k: set(names_of(rec.split(k))) for k in ("train", "val", "test")}
     assert not stocks["train"] & stocks["test"]
     assert not stocks["val"] & stocks["test"]
     assert not stocks["train"] & stocks["val"]
     assert len(stocks["train"]) + len(stocks["val"]) + len(stocks["test"]) == 477
     assert (len(stocks["train"]), len(stocks["val"]), len(stocks["test"])) == (286, 95, 96)
-    assert rec.seq_len == 50 and rec.info["windows_per_stock"] == 20  # 1007 // 50
+    assert rec.seq_len == 50 and rec.stats["windows_per_stock"] == 20  # 1007 // 50
     assert len(rec.test) == 96 * 20
     # window-major order: the first test windows are different stocks (the figures show 3 of them)
-    assert len(set(rec.test.meta["names"][:3])) == 3
+    assert len(set(rec.test.names[:3])) == 3
 
 
 def test_split_depends_on_seed_only(sp500_csv, rec):
     again = snp500.load(path=str(sp500_csv), seq_len=50)
     other = snp500.load(path=str(sp500_csv), seq_len=50, seed=1)
-    assert snp500.stocks_of(again.test) == snp500.stocks_of(rec.test)
-    assert set(snp500.stocks_of(other.test)) != set(snp500.stocks_of(rec.test))
+    assert names_of(again.test) == names_of(rec.test)
+    assert set(names_of(other.test)) != set(names_of(rec.test))
 
 
 def test_normalization_round_trip_exact(rec, raw):
@@ -106,21 +120,21 @@ def test_normalization_round_trip_exact(rec, raw):
     table = raw.pivot(index="date", columns="symbol", values="high")
     for name in ("train", "val", "test"):
         split = rec.split(name)
-        dollars = snp500.to_units(rec, name, split.x.numpy())[..., 0]
-        cols = table.columns.get_indexer(split.meta["names"])
-        rows = split.meta["start"][:, None] + np.arange(rec.seq_len)
+        dollars = rec.units.to_units(split, split.x.numpy())[..., 0]
+        cols = table.columns.get_indexer(split.names)
+        rows = split.start[:, None] + np.arange(rec.seq_len)
         truth = table.to_numpy()[rows, cols[:, None]]
         np.testing.assert_allclose(dollars, truth, rtol=2e-7 * 4, atol=0)
         assert split.x.min() >= 0.0 and split.x.max() <= 1.0
     # the scaler itself is exact in float64
-    v = rec.info["series"][:5, :49]
-    scaler = rec.info["scaler"]
+    v = rec.series.values[:5, :49]
+    scaler = rec.units.scaler
     lo, span = scaler.fit(v)
     np.testing.assert_allclose(scaler.invert(scaler.apply(v, lo, span), lo, span), v, rtol=1e-13)
 
 
 def test_reconstruct_scales_on_the_whole_window(rec):
-    m = rec.info["scaler"].margin
+    m = rec.units.scaler.margin
     x = rec.test.x[..., 0]
     np.testing.assert_allclose(x.min(1).values, m / (1 + 2 * m), atol=1e-6)
     np.testing.assert_allclose(x.max(1).values, (1 + m) / (1 + 2 * m), atol=1e-6)
@@ -128,29 +142,28 @@ def test_reconstruct_scales_on_the_whole_window(rec):
 
 def test_predict_scaling_uses_inputs_only(pred):
     """No look-ahead in training data: min/max come from x_1..x_{T-1}, never from the target x_T."""
-    assert pred.info["scale_on"] == "inputs"
-    m = pred.info["scaler"].margin
+    assert pred.stats["scale_on"] == "inputs"
+    m = pred.units.scaler.margin
     x = pred.test.x[..., 0]
     np.testing.assert_allclose(x[:, :-1].min(1).values, m / (1 + 2 * m), atol=1e-6)
     np.testing.assert_allclose(x[:, :-1].max(1).values, (1 + m) / (1 + 2 * m), atol=1e-6)
     last = x[:, -1]
     assert ((last < 0) | (last > 1)).any()  # some targets leave the margin: they were not used to scale
-    assert 0.0 < pred.info["targets_outside_unit"] < 0.1
+    assert 0.0 < pred.stats["targets_outside_unit"] < 0.1
 
 
 def test_cv_repartition_keeps_test_and_separates_stocks(rec):
     a, b = repartition(rec, 0, 0), repartition(rec, 1, 0)
     for fold in (a, b):
-        tr, va = set(snp500.stocks_of(fold.train)), set(snp500.stocks_of(fold.val))
+        tr, va = set(names_of(fold.train)), set(names_of(fold.val))
         assert not tr & va and len(va) == 95 and len(tr | va) == 381
         assert fold.test is rec.test
-        # the display is re-bound: dates of a re-drawn validation window are its own
-        xs, ys, _ = fold.display("val", 0, fold.val.x[0].numpy())
-        row = rec.info["symbols"].index(fold.val.meta["names"][0])
-        np.testing.assert_allclose(
-            ys, rec.info["series"][row, fold.val.meta["start"][0] : fold.val.meta["start"][0] + 50], rtol=1e-6
-        )
-    assert set(snp500.stocks_of(a.val)) != set(snp500.stocks_of(b.val))
+        # figures of a re-drawn validation window show its own dates and dollars
+        xs, ys, label = plots._series(fold, "val", 0, fold.val.x[0].numpy())
+        row, start = rec.series.rows([fold.val.names[0]])[0], fold.val.start[0]
+        np.testing.assert_allclose(ys, rec.series.values[row, start : start + 50], rtol=1e-6)
+        assert label == "date" and list(xs) == list(rec.series.dates[start : start + 50])
+    assert set(names_of(a.val)) != set(names_of(b.val))
 
 
 def test_reconstruction_errors_in_dollars(rec, tiny_model, tmp_path):
@@ -158,15 +171,15 @@ def test_reconstruction_errors_in_dollars(rec, tiny_model, tmp_path):
     metrics = Task().extra_test_metrics(tiny_model, rec, "cpu", tmp_path)
     with torch.inference_mode():
         recon = tiny_model(rec.test.x).recon.numpy()[..., 0]
-    meta = rec.test.meta
-    rows = np.array([rec.info["symbols"].index(s) for s in meta["names"]])
-    truth = rec.info["series"][rows[:, None], meta["start"][:, None] + np.arange(50)]
-    expected = np.mean((recon * meta["span"][:, None] + meta["lo"][:, None] - truth) ** 2)
+    test = rec.test
+    rows = rec.series.rows(test.names)
+    truth = rec.series.values[rows[:, None], test.start[:, None] + np.arange(50)]
+    expected = np.mean((recon * test.span[:, None] + test.lo[:, None] - truth) ** 2)
     assert metrics["recon_mse_dollars"] == pytest.approx(expected, rel=1e-5)
     assert metrics["units"] == "$" and metrics["figures"] == ["snp500_stocks.png"]
     assert (tmp_path / "snp500_stocks.png").stat().st_size > 10_000
     splits = json.loads((tmp_path / "splits.json").read_text())
-    assert splits["test"] == snp500.stocks_of(rec.test)
+    assert splits["test"] == names_of(rec.test)
 
 
 # -- honest forecasts -------------------------------------------------------------------------------
@@ -176,7 +189,7 @@ def test_no_look_ahead_in_scored_forecasts(pred, tiny_model):
     """Changing the values after t must not move the forecast of x_{t+1}."""
     series, _, _ = forecast._test_series(pred)
     series = series[:4]
-    scaler, window = pred.info["scaler"], pred.seq_len - 1
+    scaler, window = pred.units.scaler, pred.seq_len - 1
     base = forecast.one_step(tiny_model, series, window, scaler)
     t = 500  # the forecast of x_{t+1} = series[:, t+1] ... uses series[:, t+1-window : t+1]
     changed = series.copy()
@@ -199,11 +212,11 @@ def test_multi_step_feeds_its_own_predictions(pred, tiny_model):
     ctx = 25
     seqs, titles, dates = forecast.multi_step_sequences(pred, ctx)
     assert seqs.shape == (96 * (1007 // 50), 50) and len(set(titles[:3])) == 3
-    row = pred.info["symbols"].index(titles[100].removeprefix("test "))
-    np.testing.assert_array_equal(seqs[100], pred.info["series"][row, 50:100])  # 2nd segment of a stock
-    assert dates[100][0] == pred.info["dates"][50]
+    row = pred.series.names.index(titles[100].removeprefix("test "))
+    np.testing.assert_array_equal(seqs[100], pred.series.values[row, 50:100])  # 2nd segment of a stock
+    assert dates[100][0] == pred.series.dates[50]
     seqs = seqs[:6]
-    scaler = pred.info["scaler"]
+    scaler = pred.units.scaler
     ms = forecast.multi_step(tiny_model, seqs, ctx, scaler)
     # 1) the true future is never read: changing it leaves the multi-step forecasts unchanged ...
     changed = seqs.copy()
@@ -229,7 +242,7 @@ def test_persistence_baseline_on_hand_made_series():
     np.testing.assert_allclose(os_["forecast"], os_["persistence"], rtol=1e-6)  # the stub forecasts x_t
     spans = np.array([(12 - 10) * 1.2, (15 - 11) * 1.2, (15 - 11) * 1.2])  # window range x (1 + 2 margin)
     np.testing.assert_allclose(os_["span"][0], spans)
-    score = forecast.compare(os_["persistence"], os_["persistence"] + 0.0, os_["target"], os_["span"], "$")
+    score = forecast.compare(os_["persistence"], os_["persistence"] + 0.0, os_["target"], os_["span"], "dollars")
     assert score["persistence_mse_dollars"] == pytest.approx((16 + 1 + 36) / 3)
     assert score["persistence_mse"] == pytest.approx(np.mean((np.array([4.0, -1.0, 6.0]) / spans) ** 2))
     assert score["ratio"] == pytest.approx(1.0) and not score["model_beats_persistence"]
@@ -237,7 +250,7 @@ def test_persistence_baseline_on_hand_made_series():
     np.testing.assert_array_equal(ms["flat"], [[11.0, 11.0, 11.0]])  # last known value held
     np.testing.assert_array_equal(ms["naive"], [[11.0, 15.0, 14.0]])  # previous true value
     np.testing.assert_allclose(ms["multi"], ms["flat"], rtol=1e-6)  # fed its own forecasts: stays flat
-    rows = forecast.per_horizon(ms, "$")
+    rows = forecast.per_horizon(ms, "dollars")
     assert [r["multi_persistence_mse_dollars"] for r in rows] == pytest.approx([16.0, 9.0, 81.0])
     assert [r["one_step_persistence_mse_dollars"] for r in rows] == pytest.approx([16.0, 1.0, 36.0])
 
@@ -312,5 +325,5 @@ def test_small_clean_csv_and_name_alias(tmp_path):
         path, index=False
     )
     data = snp500.load(path=str(path), seq_len=3, splits=(0.5, 0.25, 0.25))
-    assert data.info["stocks_kept"] == 4 and data.info["dropped_fewer_days"] == 1
-    assert data.info["windows_per_stock"] == 2 and len(data.train) == 4
+    assert data.stats["stocks_kept"] == 4 and data.stats["dropped_fewer_days"] == 1
+    assert data.stats["windows_per_stock"] == 2 and len(data.train) == 4

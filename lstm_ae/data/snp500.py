@@ -26,6 +26,11 @@ reachable by the sigmoid output. A target beyond that stays outside [0, 1] (kept
 clipped) and cannot be predicted exactly. Each window's ``lo`` and ``span`` are kept, so
 ``value = x * span + lo`` inverts the scaling exactly (figures and errors in dollars).
 
+What the data declare (lstm_ae.data.base): units "$" (metric names end in ``_dollars``) with the
+window scaler and each window's lo/span; the series of the kept stocks (dates, symbols), each
+window naming its stock and its first day; AMZN and GOOGL drawn whole in snp500_stocks.png;
+the cleaning counts and load times in ``stats``.
+
     python -m lstm_ae.data.snp500 <csv> [--out DIR]   # cleaning summary, load time, AMZN/GOOGL figure
 """
 
@@ -41,7 +46,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lstm_ae.data.base import SequenceData, Split, check_fractions, split_counts
+from lstm_ae.data.base import Scaler, SequenceData, Series, Split, Units, check_fractions, split_counts
 from lstm_ae.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -51,11 +56,13 @@ NUMERIC = ("open", "high", "low", "close", "volume")
 ALIASES = {"name": "symbol"}
 SOURCE = 'download the Kaggle dataset "S&P 500 stock prices 2014-2017" and set dataset.path=<its CSV>'
 SCALE_SCOPES = ("all", "inputs")
+SHOWN = ("AMZN", "GOOGL")  # drawn whole in FIGURE
+FIGURE = "snp500_stocks.png"
 
 
 # -- normalization ----------------------------------------------------------------------------
 @dataclass(frozen=True)
-class WindowScaler:
+class WindowScaler(Scaler):
     """Per-window min-max scaling with a margin, fitted on the values the model sees."""
 
     margin: float = 0.1
@@ -68,14 +75,6 @@ class WindowScaler:
         # a flat window has no range: use a tiny one so the scaling stays invertible
         rng = np.maximum(rng, 1e-6 * np.maximum(np.abs(vmax), 1.0))
         return vmin - self.margin * rng, rng * (1.0 + 2.0 * self.margin)
-
-    @staticmethod
-    def apply(values: np.ndarray, lo: np.ndarray, span: np.ndarray) -> np.ndarray:
-        return (np.asarray(values, dtype=np.float64) - lo[..., None]) / span[..., None]
-
-    @staticmethod
-    def invert(scaled: np.ndarray, lo: np.ndarray, span: np.ndarray) -> np.ndarray:
-        return np.asarray(scaled, dtype=np.float64) * span[..., None] + lo[..., None]
 
 
 # -- reading and cleaning ---------------------------------------------------------------------
@@ -211,32 +210,9 @@ def clean(df: pd.DataFrame, column: str = "high", source: str = "CSV") -> Cleane
     )
 
 
-# -- windows, splits, display -----------------------------------------------------------------
+# -- windows and splits -----------------------------------------------------------------------
 def window_starts(n_days: int, seq_len: int, stride: int) -> np.ndarray:
     return np.arange(0, n_days - seq_len + 1, stride)
-
-
-class WindowDisplay:
-    """display(split, index, values) for plots: dates on the x-axis, dollars on the y-axis."""
-
-    def __init__(self, data: SequenceData | None = None) -> None:
-        self.data = data
-
-    def bind(self, data: SequenceData) -> WindowDisplay:
-        return WindowDisplay(data)
-
-    def __call__(self, split: str, index: int, values: np.ndarray):
-        meta = self.data.split(split).meta
-        start, n = int(meta["start"][index]), values.shape[0]
-        dates = self.data.info["dates"][start : start + n]
-        dollars = values[:, 0] * meta["span"][index] + meta["lo"][index]
-        return dates, dollars, "date"
-
-
-def to_units(data: SequenceData, split: str, values: np.ndarray) -> np.ndarray:
-    """Normalized values (N, T', F) of a split's windows -> dollars (N, T', F)."""
-    meta = data.split(split).meta
-    return np.asarray(values, dtype=np.float64) * meta["span"][:, None, None] + meta["lo"][:, None, None]
 
 
 def _make_split(cleaned: Cleaned, rows: np.ndarray, starts: np.ndarray, seq_len: int, fit_len: int, scaler) -> Split:
@@ -247,8 +223,7 @@ def _make_split(cleaned: Cleaned, rows: np.ndarray, starts: np.ndarray, seq_len:
     lo, span = scaler.fit(win[:, :fit_len])
     x = torch.from_numpy(scaler.apply(win, lo, span).astype(np.float32)).unsqueeze(-1)
     names = np.tile(np.asarray(cleaned.symbols, dtype=object)[rows], len(starts))
-    meta = {"names": names, "start": np.repeat(starts, len(rows)), "lo": lo, "span": span}
-    return Split(x, meta=meta)
+    return Split(x, names=names, start=np.repeat(starts, len(rows)), lo=lo, span=span)
 
 
 def load(
@@ -298,19 +273,13 @@ def load(
     scaler = WindowScaler(margin)
     fit_len = seq_len - 1 if scope == "inputs" else seq_len
     built = {k: _make_split(cleaned, np.sort(rows), starts, seq_len, fit_len, scaler) for k, rows in parts.items()}
-    info = {
+    stats = {
         **cleaned.summary(),
         "path": str(path),
         "column": column,
-        "units": "$",
-        "scaler": scaler,
         "scale_on": scope,
         "fit_len": fit_len,
-        "dates": cleaned.dates,
-        "symbols": cleaned.symbols,
-        "series": cleaned.values,
         "windows_per_stock": len(starts),
-        "to_units": to_units,
         "read_time_s": t_read,
     }
     data = SequenceData(
@@ -320,13 +289,16 @@ def load(
         test=built["test"],
         kind="signal",
         value_label=f"daily {column} ($)",
-        info=info,
+        units=Units(symbol="$", suffix="dollars", scaler=scaler),
+        series=Series(
+            cleaned.values, cleaned.symbols, cleaned.dates, shown=SHOWN, figure=FIGURE, title=f"S&P 500: daily {column}"
+        ),
+        stats=stats,
     )
-    data.display = WindowDisplay(data)
     # with scale_on=inputs the last value of a window may fall outside [0, 1] (beyond the margin)
     last = torch.cat([s.x[:, -1, 0] for s in built.values()])
-    info["targets_outside_unit"] = float(((last < 0) | (last > 1)).float().mean())
-    info["load_time_s"] = time.perf_counter() - t0
+    stats["targets_outside_unit"] = float(((last < 0) | (last > 1)).float().mean())
+    stats["load_time_s"] = time.perf_counter() - t0
     log.info(
         "S&P 500 %s: %d stocks in file, kept %d, dropped %d (%d fewer days, %d missing %s, %d duplicate dates); "
         "%d trading days %s..%s; %d windows/stock of T=%d (stride %d); stocks train/val/test %d/%d/%d; "
@@ -340,8 +312,8 @@ def load(
         column,
         len(cleaned.dropped_duplicate),
         n_days,
-        info["first_date"],
-        info["last_date"],
+        stats["first_date"],
+        stats["last_date"],
         len(starts),
         seq_len,
         stride,
@@ -350,32 +322,20 @@ def load(
         n_test,
         "all T" if scope == "all" else "the first T-1 (inputs)",
         margin,
-        f"; {100 * info['targets_outside_unit']:.2f}% of targets beyond the margin" if scope == "inputs" else "",
-        info["load_time_s"],
+        f"; {100 * stats['targets_outside_unit']:.2f}% of targets beyond the margin" if scope == "inputs" else "",
+        stats["load_time_s"],
     )
     return data
 
 
-def stocks_of(split: Split) -> list[str]:
-    """The stocks of a split in order of first appearance."""
-    return list(dict.fromkeys(split.meta["names"].tolist()))
-
-
-# -- figures and CLI --------------------------------------------------------------------------
-def plot_stocks(dates, series: dict[str, np.ndarray], path: Path, column: str = "high") -> None:
-    """Daily series of a few stocks, dates on the x-axis."""
-    from lstm_ae import plots
-
-    plots.plot_stock_series(dates, series, path, f"daily {column} ($)", f"S&P 500: daily {column}")
-
-
+# -- CLI --------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(description="Load, clean and summarize the S&P 500 CSV; plot AMZN and GOOGL.")
     parser.add_argument("csv")
-    parser.add_argument("--out", default=".", help="folder for snp500_stocks.png (default: .)")
-    parser.add_argument("--symbols", default="AMZN,GOOGL")
+    parser.add_argument("--out", default=".", help=f"folder for {FIGURE} (default: .)")
+    parser.add_argument("--symbols", default=",".join(SHOWN))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
@@ -383,18 +343,20 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, ConfigError) as exc:
         print(f"error: {exc}")
         return 2
-    info = data.info
-    rows = {s: i for i, s in enumerate(info["symbols"])}
-    wanted = [s for s in args.symbols.split(",") if s in rows]
-    out = Path(args.out) / "snp500_stocks.png"
+    stats, series = data.stats, data.series
+    wanted = [s for s in args.symbols.split(",") if s in series.names]
+    out = Path(args.out) / FIGURE
     if wanted:
-        plot_stocks(info["dates"], {s: info["series"][rows[s]] for s in wanted}, out)
+        from lstm_ae.charts import plot_series
+
+        values = dict(zip(wanted, series.values[series.rows(wanted)]))
+        plot_series(series.dates, values, out, data.value_label, series.title)
     print(
-        f"kept {info['stocks_kept']} of {info['stocks_in_file']} stocks "
-        f"(dropped {info['dropped_fewer_days']} with fewer days, {info['dropped_missing_value']} with a missing value, "
-        f"{info['dropped_duplicate_dates']} with duplicate dates); {info['trading_days']} trading days "
-        f"{info['first_date']}..{info['last_date']}; read {info['read_time_s']:.2f}s, "
-        f"load+prepare {info['load_time_s']:.2f}s" + (f"; figure {out}" if wanted else "")
+        f"kept {stats['stocks_kept']} of {stats['stocks_in_file']} stocks "
+        f"(dropped {stats['dropped_fewer_days']} with fewer days, {stats['dropped_missing_value']} with a missing value, "
+        f"{stats['dropped_duplicate_dates']} with duplicate dates); {stats['trading_days']} trading days "
+        f"{stats['first_date']}..{stats['last_date']}; read {stats['read_time_s']:.2f}s, "
+        f"load+prepare {stats['load_time_s']:.2f}s" + (f"; figure {out}" if wanted else "")
     )
     return 0
 

@@ -1,0 +1,66 @@
+"""Figure primitives that know nothing of runs or datasets: the house style (readable at 100 %:
+large fonts, grids), per-epoch and date axes, and panels of whole series. Any module may draw
+with them (dataset modules included); lstm_ae.plots builds the figures of a run on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from lstm_ae.artifacts import save_figure  # noqa: E402
+
+plt.rcParams.update(
+    {
+        "font.size": 12,
+        "axes.titlesize": 13,
+        "axes.labelsize": 12,
+        "legend.fontsize": 11,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+    }
+)
+
+
+def epoch_axis(ax) -> None:
+    """x-axis of a per-epoch curve: labelled, whole epochs only (matplotlib would tick 0.5 steps)."""
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    lo, hi = ax.get_xlim()
+    if hi - lo < 2:  # one epoch: matplotlib would tick 0.95 ... 1.05
+        center = round((lo + hi) / 2)
+        ax.set_xlim(center - 1, center + 1)
+        ax.set_xticks([center])
+
+
+def date_axis(ax, dates) -> None:
+    """Concise date ticks when the x-axis holds dates (nothing for time steps)."""
+    if dates is not None:
+        import matplotlib.dates as mdates
+
+        loc = mdates.AutoDateLocator(minticks=3, maxticks=7)
+        ax.xaxis.set_major_locator(loc)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+
+
+def plot_series(dates, series: dict[str, np.ndarray], path: Path, ylabel: str, title: str) -> None:
+    """One panel per series: its whole length, dates on the x-axis (time steps 1..D without dates)."""
+    n = len(series)
+    fig, axes = plt.subplots(n, 1, figsize=(11, 3.2 * n), squeeze=False)
+    for ax, (name, values) in zip(axes[:, 0], series.items()):
+        xs = dates if dates is not None else np.arange(1, len(values) + 1)
+        ax.plot(xs, values, lw=1.3, label=name)
+        ax.set_ylabel(ylabel)
+        ax.set_xlabel("date" if dates is not None else "time step")
+        ax.set_title(name)
+        ax.legend(loc="upper left")
+        date_axis(ax, dates)
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
