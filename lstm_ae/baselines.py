@@ -8,6 +8,8 @@ forecast. Nothing here knows a dataset, a model or a figure; lstm_ae.forecast fe
 - linear AR, fitted by least squares (with an intercept) on windows and their next values:
   on levels, x̂ = c + Σ_{i<p} a_i x_{L-i}; on differences, x̂ = x_L + c + Σ_{i<p} a_i Δx_{L-i}
   with Δx_j = x_j - x_{j-1}.
+- Persistence, Drift and LinearAR share fit(windows, targets) / predict(windows), a key and a name;
+  iterate() turns any of them into multi-step forecasts by feeding its forecasts back.
 - bootstrap_ratio: the ratio of two forecasters' mean squared errors and its percentile interval,
   resampling groups (stocks) with replacement, so errors of one stock stay together.
 """
@@ -39,6 +41,41 @@ def drift(windows, k: int) -> np.ndarray:
     if not 1 <= k < w.shape[1]:
         raise ValueError(f"drift over k={k} days needs windows longer than k (L={w.shape[1]})")
     return w[:, -1] + (w[:, -1] - w[:, -1 - k]) / k
+
+
+@dataclass
+class Persistence:
+    """x̂ = x_L, as a forecaster (fit does nothing)."""
+
+    key: str = "persistence"
+    name: str = "persistence"
+
+    def fit(self, windows, targets) -> Persistence:
+        return self
+
+    def predict(self, windows) -> np.ndarray:
+        return persistence(windows)
+
+
+@dataclass
+class Drift:
+    """x̂ = x_L + (x_L - x_{L-k}) / k, as a forecaster (fit does nothing)."""
+
+    k: int = 48
+
+    @property
+    def key(self) -> str:
+        return f"drift{self.k}"
+
+    @property
+    def name(self) -> str:
+        return f"drift over {self.k} days"
+
+    def fit(self, windows, targets) -> Drift:
+        return self
+
+    def predict(self, windows) -> np.ndarray:
+        return drift(windows, self.k)
 
 
 @dataclass
@@ -144,3 +181,13 @@ def next_value_windows(series, window: int, every: int = 1) -> tuple[np.ndarray,
     days = np.arange(window, s.shape[1], every)
     wins = np.lib.stride_tricks.sliding_window_view(s, window, axis=1)[:, days - window]
     return wins, s[:, days], days
+
+
+def iterate(predict, known, horizon: int) -> np.ndarray:
+    """Multi-step forecasts: predict (N, L) -> (N,) applied to the last L values, each forecast fed
+    back as the next known value, `horizon` times. known (N, L) -> forecasts (N, horizon)."""
+    buf = np.concatenate([_windows(known), np.full((len(known), horizon), np.nan)], axis=1)
+    width = buf.shape[1] - horizon
+    for h in range(horizon):
+        buf[:, width + h] = predict(buf[:, h : h + width])
+    return buf[:, width:]

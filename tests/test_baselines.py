@@ -60,6 +60,19 @@ def test_drift_and_persistence_on_a_straight_line():
         B.drift(w, 8)
 
 
+def test_iterated_forecasts_follow_the_closed_form():
+    rng = np.random.default_rng(4)
+    known = rng.normal(size=(6, 5))
+    ar = B.LinearAR(1, "levels")
+    ar.coef = np.array([0.3, 0.8])  # x̂ = 0.3 + 0.8 x
+    h = np.arange(1, 8)
+    expected = 0.8**h * known[:, -1:] + 0.3 * (1 - 0.8**h) / 0.2
+    np.testing.assert_allclose(B.iterate(ar.predict, known, 7), expected)
+    line = 2.0 * np.arange(12.0)[None]
+    np.testing.assert_allclose(B.iterate(B.Drift(3).predict, line[:, :6], 6), line[:, 6:])
+    np.testing.assert_allclose(B.iterate(B.Persistence().predict, line[:, :6], 3), 10.0)
+
+
 def test_bootstrap_is_seeded_and_resamples_whole_groups():
     rng = np.random.default_rng(2)
     base = rng.exponential(size=(50, 40))
