@@ -279,20 +279,20 @@ class Ours:
     def __init__(self, cfg, workload: Workload, device: torch.device, total_steps: int, seed: int) -> None:
         from hydra.utils import instantiate
 
-        from lstm_ae.config import validate
+        from lstm_ae.config import typed_process, validate
         from lstm_ae.data.base import SequenceData, Split
         from lstm_ae.pipeline import apply_process_settings, build_model, scheduler_config
         from lstm_ae.trainer import Trainer, effective_precision
 
         model_cfg, tc = validate(cfg)
-        apply_process_settings(tc)  # as a run does (threads stay as set when trainer.threads=0)
+        apply_process_settings(typed_process(cfg.process))  # as a run does (threads as set when process.threads=0)
         task = instantiate(cfg.task)
         n_classes = 10 if task.name == "classify" else 0
         x, y = synthetic(2, workload.seq_len, workload.features, n_classes, seed)
         shape_only = SequenceData(workload.name, Split(x, y), Split(x, y), Split(x, y), n_classes=n_classes)
         torch.manual_seed(seed)
         model = build_model(model_cfg, shape_only, task)
-        self.trainer = Trainer.from_config(
+        self.trainer = Trainer(
             model, task, instantiate(cfg.optimizer), scheduler_config(cfg), Path(tempfile.gettempdir()), tc, seed=seed
         )
         self.trainer.build_scheduler(total_steps)
@@ -304,7 +304,10 @@ class Ours:
     def train(self, x: torch.Tensor, y: torch.Tensor | None, max_steps: int | None = None) -> None:
         from lstm_ae.data.base import Split
 
-        self.trainer.train_epoch(Split(x, y), epoch=1, max_steps=max_steps)
+        if max_steps is not None:  # the first max_steps batches' worth of samples
+            n = max_steps * self.batch_size
+            x, y = x[:n], (y[:n] if y is not None else None)
+        self.trainer.train_epoch(Split(x, y), epoch=1)
         _sync(self.device)
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor | None) -> dict:
@@ -407,7 +410,7 @@ def _side_process(conn, spec: SideSpec) -> None:
 
         device = resolve_device(spec.device)
         w = spec.workload
-        cfg = compose_config([*w.overrides, *spec.overrides, f"trainer.threads={threads}"])
+        cfg = compose_config([*w.overrides, *spec.overrides, f"process.threads={threads}"])
         n_classes = 10 if cfg.task.name == "classify" else 0
         x_train, y_train = synthetic(
             spec.batches * int(cfg.trainer.batch_size), w.seq_len, w.features, n_classes, spec.seed
@@ -610,7 +613,7 @@ def _tta_ours(cfg, target: float, threads: int) -> dict:
         clock["paused"] += time.perf_counter() - t_pause
 
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer.from_config(  # a fresh temp folder: nothing to resume
+        trainer = Trainer(  # a fresh temp folder: nothing to resume
             prep.model, prep.task, prep.optimizer_factory, prep.scheduler_cfg, Path(tmp), tc, epoch_callbacks=[on_epoch]
         )
         clock["t0"] = time.perf_counter()

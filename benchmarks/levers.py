@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    kept = not args.no_keep_freed_memory and keep_freed_memory()  # as runs do (trainer.keep_freed_memory)
+    kept = not args.no_keep_freed_memory and keep_freed_memory()  # as runs do (process.keep_freed_memory)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), keep_freed_memory={kept}")
     benches = {"decoder": bench_decoder, "encoder": bench_encoder, "batch": bench_batch, "profile": bench_profile}
     benches[args.what](args)

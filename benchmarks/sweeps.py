@@ -52,7 +52,7 @@ def bench_pruning(n_trials: int, root: Path) -> dict:
         "optimizer.lr=tag(log,interval(1e-4,3e-2))",
         f"hydra.sweeper.n_trials={n_trials}",
         "hydra.sweeper.sampler.seed=0",
-        "trainer.threads=1",
+        "process.threads=1",
     ]
     plain = run_sweep(space, root / "no_pruner")
     pruned = run_sweep(
@@ -73,12 +73,12 @@ def bench_pruning(n_trials: int, root: Path) -> dict:
 
 
 def bench_parallel(root: Path) -> dict:
-    grid = [*TOY, "model.hidden=16,32", "optimizer.lr=0.002,0.005,0.01,0.02", "trainer.threads=1"]
+    grid = [*TOY, "model.hidden=16,32", "optimizer.lr=0.002,0.005,0.01,0.02", "process.threads=1"]
     sequential = run_sweep(grid, root / "sequential")
     parallel = run_sweep(
         [*grid, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2"], root / "joblib"
     )
-    sequential_2t = run_sweep([*grid[:-1], "trainer.threads=2"], root / "sequential_2threads")
+    sequential_2t = run_sweep([*grid[:-1], "process.threads=2"], root / "sequential_2threads")
     return {
         "sequential_1thread": sequential,
         "sequential_2threads": sequential_2t,

@@ -29,7 +29,7 @@ def child(workload: str, threads: int) -> None:
     from benchmarks.bench import WORKLOADS, Ours, compose_config, synthetic
 
     w = WORKLOADS[workload]
-    cfg = compose_config([*w.overrides, f"trainer.threads={threads}"])
+    cfg = compose_config([*w.overrides, f"process.threads={threads}"])
     ours = Ours(cfg, w, torch.device("cpu"), total_steps=1000, seed=0)
     x, y = synthetic(ours.batch_size * (STEPS[workload] + w.warmup), w.seq_len, w.features, ours.n_classes, 0)
     n_warm = ours.batch_size * w.warmup

@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 
 from lstm_ae.artifacts import load_checkpoint
-from lstm_ae.config import ModelConfig, TrainerConfig
+from lstm_ae.config import group_defaults, typed_model, typed_trainer
 from lstm_ae.data.base import Split
 from lstm_ae.errors import ConfigError
 from lstm_ae.model import LSTMAutoencoder
@@ -140,9 +141,11 @@ def fit(
     X = as_sequences(X)
     if not 0 < val_fraction < 1:
         raise ConfigError(f"val_fraction must be between 0 and 1; got {val_fraction}")
-    model_cfg = ModelConfig(hidden=hidden, layers=layers)
-    trainer_cfg = TrainerConfig(epochs=epochs, batch_size=batch_size, grad_clip=grad_clip, seed=seed, device=device,
-                                resume=False, early_stopping=TrainerConfig().early_stopping)  # fmt: skip
+    # the model and trainer groups' YAML defaults, as run.py composes them, with fit()'s arguments over them
+    model_cfg = typed_model(OmegaConf.merge(group_defaults("model", "lstm_ae"), {"hidden": hidden, "layers": layers}))
+    trainer_cfg = typed_trainer(OmegaConf.merge(group_defaults("trainer"), {
+        "epochs": epochs, "batch_size": batch_size, "grad_clip": grad_clip, "seed": seed, "device": device,
+        "resume": False}))  # fmt: skip
     lo, hi = X.reshape(-1, X.shape[-1]).min(0), X.reshape(-1, X.shape[-1]).max(0)
     hi = np.where(hi > lo, hi, lo + 1)
     x = torch.from_numpy((X - lo) / (hi - lo))
@@ -156,7 +159,7 @@ def fit(
     module = _module_from(config)
     run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="lstm_ae_fit_"))
     task = Task()
-    trainer = Trainer.from_config(module, task, partial(torch.optim.Adam, lr=lr), None, run_dir, trainer_cfg)
+    trainer = Trainer(module, task, partial(torch.optim.Adam, lr=lr), None, run_dir, trainer_cfg)
     outcome = trainer.fit(train, val)
     if (run_dir / BEST_CKPT).exists():
         module.load_state_dict(load_checkpoint(run_dir / BEST_CKPT)["model"])
@@ -177,9 +180,7 @@ def _fit_preset(preset: str, overrides: list[str], out) -> Autoencoder:
         cfg = compose("config", overrides=[f"experiment={preset}", *overrides])
     prep = pipeline.prepare(cfg)
     run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix=f"lstm_ae_{preset}_"))
-    trainer = Trainer.from_config(
-        prep.model, prep.task, prep.optimizer_factory, prep.scheduler_cfg, run_dir, prep.trainer_cfg
-    )
+    trainer = Trainer(prep.model, prep.task, prep.optimizer_factory, prep.scheduler_cfg, run_dir, prep.trainer_cfg)
     outcome = trainer.fit(prep.data.train, prep.data.val)
     if (run_dir / BEST_CKPT).exists():
         prep.model.load_state_dict(load_checkpoint(run_dir / BEST_CKPT)["model"])

@@ -65,9 +65,7 @@ def _run(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
         from lstm_ae.sweep.pruning import PruningReporter
 
         callbacks.append(PruningReporter.from_ctx(trial_ctx))
-    trainer = Trainer.from_config(
-        model, task, optimizer_factory, scheduler_cfg, out, trainer_cfg, epoch_callbacks=callbacks
-    )
+    trainer = Trainer(model, task, optimizer_factory, scheduler_cfg, out, trainer_cfg, epoch_callbacks=callbacks)
     try:
         outcome = trainer.fit(data.train, data.val)
         status, reason, history = outcome.status, outcome.reason, outcome.history

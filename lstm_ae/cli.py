@@ -7,15 +7,29 @@ import re
 import sys
 from pathlib import Path
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-GROUPS = ("model", "dataset", "optimizer", "scheduler", "task", "trainer", "experiment")
+from lstm_ae.config import CONF_DIR
+
+GROUPS = ("model", "dataset", "optimizer", "scheduler", "task", "trainer", "process", "experiment")
 _PLAIN = re.compile(r"^[A-Za-z0-9_\-]+(,[A-Za-z0-9_\-]+)*$")
+
+
+MOVED = {"trainer.threads": "process.threads", "trainer.keep_freed_memory": "process.keep_freed_memory"}
 
 
 def normalize_overrides(argv: list[str]) -> list[str]:
     """`+experiment=x` as `experiment=x`: the defaults list has an `experiment: null` slot, and both
-    spellings (Hydra's for an empty slot, and the one configs of older releases used) select a preset."""
-    return [a[1:] if a.startswith("+experiment=") else a for a in argv]
+    spellings (Hydra's for an empty slot, and the one configs of older releases used) select a preset.
+    Keys that moved to another group (trainer.threads -> process.threads) are renamed, with a note."""
+    out = []
+    for arg in argv:
+        if arg.startswith("+experiment="):
+            arg = arg[1:]
+        key, sep, value = arg.partition("=")
+        if sep and key in MOVED:
+            print(f"note: {key} is now {MOVED[key]}", file=sys.stderr)
+            arg = f"{MOVED[key]}={value}"
+        out.append(arg)
+    return out
 
 
 def group_options(group: str, conf_dir: Path = CONF_DIR) -> list[str]:

@@ -1,20 +1,24 @@
 """Typed views of the composed config, checked before any data is loaded or trained.
 
-Each section is merged into a dataclass schema: OmegaConf rejects wrong types and
-unknown keys, and each __post_init__ rejects out-of-range values. Every failure becomes a
+The defaults of every setting live in one place, the YAML of its config group (conf/model/,
+conf/trainer/, conf/process/); the dataclasses here declare only the types and the allowed
+ranges. Each section is merged into its schema: OmegaConf rejects wrong types, unknown and
+missing keys, and each __post_init__ rejects out-of-range values. Every failure becomes a
 one-line ConfigError naming the key and what is allowed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from lstm_ae.errors import ConfigError
 
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"  # the config groups (run.py's config_path)
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -25,12 +29,14 @@ def _require(cond: bool, message: str) -> None:
 
 @dataclass
 class ModelConfig:
-    hidden: int = 64
-    layers: int = 1
-    dropout: float = 0.0
-    input_size: int | None = None  # None: follow the dataset
-    chrono_init: bool = False  # chrono gate-bias init (Tallec & Ollivier 2018), T_max = sequence length
-    fold_decoder_input: bool = True  # decoder computes W_ih z once (C++ kernel, CPU); false: plain nn.LSTM
+    """conf/model/lstm_ae.yaml"""
+
+    hidden: int = MISSING
+    layers: int = MISSING
+    dropout: float = MISSING
+    input_size: int | None = MISSING
+    chrono_init: bool = MISSING
+    fold_decoder_input: bool = MISSING
 
     def __post_init__(self) -> None:
         _require(self.hidden > 0, f"model.hidden must be a positive integer, got {self.hidden}")
@@ -44,8 +50,8 @@ class ModelConfig:
 
 @dataclass
 class EarlyStoppingConfig:
-    patience: int = 0  # epochs without improvement before stopping; 0 = off
-    min_delta: float = 0.0
+    patience: int = MISSING
+    min_delta: float = MISSING
 
     def __post_init__(self) -> None:
         _require(self.patience >= 0, f"trainer.early_stopping.patience must be >= 0, got {self.patience}")
@@ -54,20 +60,20 @@ class EarlyStoppingConfig:
 
 @dataclass
 class TrainerConfig:
-    epochs: int = 30
-    batch_size: int = 64
-    eval_batch_size: int = 4096
-    grad_clip: float | None = 1.0  # 0 or null: off
-    seed: int = 0
-    device: str = "auto"  # auto: CUDA when present, else CPU
-    threads: int = 0  # CPU threads for this process; 0 = PyTorch's default
-    precision: str = "fp32"  # fp32 | bf16 (autocast)
-    keep_freed_memory: bool = True  # glibc: reuse freed buffers instead of re-faulting pages (lstm_ae.allocator)
-    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
-    log_every_s: float = 30.0  # progress line inside long epochs
-    resume: bool = True  # continue from last.pt when the run folder has one
-    max_time_s: float | None = None  # stop after this much training time (checked per epoch)
-    n_plot_examples: int = 3
+    """conf/trainer/default.yaml: how one model is trained (the loop's settings, nothing process-wide)."""
+
+    epochs: int = MISSING
+    batch_size: int = MISSING
+    eval_batch_size: int = MISSING
+    grad_clip: float | None = MISSING
+    seed: int = MISSING
+    device: str = MISSING
+    precision: str = MISSING
+    early_stopping: EarlyStoppingConfig = MISSING
+    log_every_s: float = MISSING
+    resume: bool = MISSING
+    max_time_s: float | None = MISSING
+    n_plot_examples: int = MISSING
 
     def __post_init__(self) -> None:
         _require(self.epochs >= 1, f"trainer.epochs must be >= 1, got {self.epochs}")
@@ -77,7 +83,6 @@ class TrainerConfig:
             self.grad_clip is None or self.grad_clip >= 0,
             f"trainer.grad_clip must be >= 0 (0 or null turns clipping off), got {self.grad_clip}",
         )
-        _require(self.threads >= 0, f"trainer.threads must be >= 0 (0 = default), got {self.threads}")
         _require(
             self.precision in PRECISIONS,
             f"trainer.precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}",
@@ -85,6 +90,19 @@ class TrainerConfig:
         _require(
             self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
             f"trainer.device must be auto, cpu, cuda[:N] or mps; got {self.device!r}",
+        )
+
+
+@dataclass
+class ProcessConfig:
+    """conf/process/default.yaml: settings of the whole process a run lives in, not of its training."""
+
+    threads: int = MISSING
+    keep_freed_memory: bool = MISSING
+
+    def __post_init__(self) -> None:
+        _require(
+            self.threads >= 0, f"process.threads must be >= 0 (0 = chosen from the free cores), got {self.threads}"
         )
 
 
@@ -112,10 +130,30 @@ def check_optimizer(cfg: DictConfig) -> None:
     _require(fused is None or isinstance(fused, bool), f"optimizer.fused must be true, false or null, got {fused!r}")
 
 
+def group_defaults(group: str, option: str = "default") -> DictConfig:
+    """The defaults of one config group option as written in its YAML (for code that builds a run without
+    composing the whole config, such as the Python API)."""
+    return OmegaConf.load(CONF_DIR / group / f"{option}.yaml")
+
+
+def typed_model(node: Any) -> ModelConfig:
+    return _typed("model", ModelConfig, node)
+
+
+def typed_trainer(node: Any) -> TrainerConfig:
+    return _typed("trainer", TrainerConfig, node)
+
+
+def typed_process(node: Any) -> ProcessConfig:
+    return _typed("process", ProcessConfig, node)
+
+
 def validate(cfg: DictConfig) -> tuple[ModelConfig, TrainerConfig]:
-    """Check the whole config; return typed model and trainer sections."""
-    model = _typed("model", ModelConfig, cfg.model)
-    trainer = _typed("trainer", TrainerConfig, cfg.trainer)
+    """Check the whole config; return typed model and trainer sections (the process section is checked
+    here too; lstm_ae.pipeline applies it)."""
+    model = typed_model(cfg.model)
+    trainer = typed_trainer(cfg.trainer)
+    typed_process(cfg.get("process"))
     check_optimizer(cfg)
     _require("_target_" in cfg.dataset, "dataset: choose one of the dataset group (toy, mnist, snp500)")
     return model, trainer

@@ -67,7 +67,7 @@ def run_cv(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
             len(np.unique(groups_of(fdata.val))),
             fold_dir,
         )
-        trainer = Trainer.from_config(
+        trainer = Trainer(
             model, task, optimizer_factory, scheduler_cfg, fold_dir, trainer_cfg, seed=trainer_cfg.seed + fold
         )
         outcome = trainer.fit(fdata.train, fdata.val)

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lstm_ae import plots
 from lstm_ae.allocator import is_applied, keep_freed_memory
-from lstm_ae.config import ModelConfig, TrainerConfig, validate
+from lstm_ae.config import ModelConfig, ProcessConfig, TrainerConfig, typed_process, validate
 from lstm_ae.data.base import SequenceData
 from lstm_ae.errors import ConfigError, DataError
 from lstm_ae.model import LSTMAutoencoder
@@ -160,17 +160,17 @@ def scheduler_config(cfg: DictConfig) -> dict | None:
     return {**OmegaConf.to_container(cfg.scheduler), "factory": instantiate_node(cfg.scheduler.factory)}
 
 
-def apply_process_settings(trainer_cfg: TrainerConfig) -> None:
-    """Process-wide settings of a run: CPU threads (trainer.threads, else chosen from the cores this
+def apply_process_settings(process_cfg: ProcessConfig) -> None:
+    """The process section of a run: CPU threads (process.threads, else chosen from the cores this
     process may use, the parallel trials and other processes' load: lstm_ae.process) and the
     allocator (lstm_ae.allocator)."""
-    threads = trainer_cfg.threads
+    threads = process_cfg.threads
     if not threads:
         threads, note = auto_threads(parallel_trials())
         if note:
             log.warning(note)
     torch.set_num_threads(threads)
-    if trainer_cfg.keep_freed_memory:
+    if process_cfg.keep_freed_memory:
         keep_freed_memory()
 
 
@@ -180,7 +180,7 @@ def prepare(cfg: DictConfig) -> Prepared:
     task: Task = instantiate_node(cfg.task)
     optimizer_factory = instantiate_node(cfg.optimizer)
     scheduler_cfg = scheduler_config(cfg)
-    apply_process_settings(trainer_cfg)
+    apply_process_settings(typed_process(cfg.process))
     device = resolve_device(trainer_cfg.device)
     seed_everything(trainer_cfg.seed)
     data: SequenceData = instantiate_node(cfg.dataset)

@@ -86,5 +86,5 @@ def auto_threads(parallel_trials: int = 1) -> tuple[int, str]:
     threads = min(share, free)
     return threads, (
         f"other processes keep {busy:.1f} of this process's {cores} cores busy: training with {threads} "
-        "thread(s) (trainer.threads sets it)"
+        "thread(s) (process.threads sets it)"
     )

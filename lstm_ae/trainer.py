@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from lstm_ae.artifacts import load_checkpoint, save_torch, write_csv
+from lstm_ae.config import TrainerConfig
 from lstm_ae.data.base import Split
 from lstm_ae.errors import ConfigError
 from lstm_ae.tasks import Task
@@ -146,88 +147,37 @@ class Trainer:
         optimizer_factory: Callable,
         scheduler_cfg: dict | None,
         run_dir: Path,
+        cfg: TrainerConfig,
         *,
-        epochs: int,
-        batch_size: int,
-        eval_batch_size: int = 4096,
-        grad_clip: float | None = None,
-        device: torch.device = torch.device("cpu"),
-        precision: str = "fp32",
-        patience: int = 0,
-        min_delta: float = 0.0,
-        seed: int = 0,
-        log_every_s: float = 30.0,
-        resume: bool = True,
-        max_time_s: float | None = None,
+        seed: int | None = None,
         epoch_callbacks: list[Callable[[int, float], None]] | None = None,
     ) -> None:
-        self.model = model.to(device)
+        """cfg: the validated trainer section (lstm_ae.config.TrainerConfig); seed overrides cfg.seed
+        (cross-validation folds); epoch_callbacks(epoch, objective) run after each epoch and may raise."""
+        self.cfg = cfg
+        self.device = resolve_device(cfg.device)
+        self.model = model.to(self.device)
         self.task = task
         self.params = list(self.model.parameters())
         self.optimizer = optimizer_factory(self.params)
         self.scheduler_cfg = scheduler_cfg or {}
         self.run_dir = Path(run_dir)
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size
-        self.grad_clip = grad_clip if grad_clip else None
-        self.device = device
-        self.precision = precision
-        self.patience = patience
-        self.min_delta = min_delta
-        self.log_every_s = log_every_s
-        self.resume = resume
-        self.max_time_s = max_time_s
+        self.grad_clip = cfg.grad_clip or None
         self.epoch_callbacks = epoch_callbacks or []
-        self.shuffle_gen = torch.Generator().manual_seed(seed)
+        self.shuffle_gen = torch.Generator().manual_seed(cfg.seed if seed is None else seed)
         self.scheduler = None
         self.scheduler_interval = "epoch"
 
-    @classmethod
-    def from_config(
-        cls,
-        model,
-        task: Task,
-        optimizer_factory: Callable,
-        scheduler_cfg: dict | None,
-        run_dir: Path,
-        cfg,
-        *,
-        seed: int | None = None,
-        epoch_callbacks: list | None = None,
-    ) -> Trainer:
-        """Build from a validated TrainerConfig (lstm_ae.config), the one place its fields map to arguments."""
-        return cls(
-            model,
-            task,
-            optimizer_factory,
-            scheduler_cfg,
-            run_dir,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            eval_batch_size=cfg.eval_batch_size,
-            grad_clip=cfg.grad_clip,
-            device=resolve_device(cfg.device),
-            precision=cfg.precision,
-            patience=cfg.early_stopping.patience,
-            min_delta=cfg.early_stopping.min_delta,
-            seed=cfg.seed if seed is None else seed,
-            log_every_s=cfg.log_every_s,
-            resume=cfg.resume,
-            max_time_s=cfg.max_time_s,
-            epoch_callbacks=epoch_callbacks,
-        )
-
     # -- scheduler -------------------------------------------------------------------------
     def build_scheduler(self, steps_per_epoch: int) -> None:
-        """The configured scheduler, sized for self.epochs epochs of steps_per_epoch steps."""
+        """The configured scheduler, sized for self.cfg.epochs epochs of steps_per_epoch steps."""
         factory = self.scheduler_cfg.get("factory")
         if factory is None:
             return
         self.scheduler_interval = self.scheduler_cfg.get("interval", "epoch")
         extra = {}
         if self.scheduler_cfg.get("needs_total_steps"):
-            extra["total_steps"] = self.epochs * steps_per_epoch
+            extra["total_steps"] = self.cfg.epochs * steps_per_epoch
         self.scheduler = factory(self.optimizer, **extra)
 
     def _scheduler_step(self, when: str, val_objective: float | None = None) -> None:
@@ -257,7 +207,7 @@ class Trainer:
 
     def _try_resume(self) -> dict | None:
         path = self.run_dir / LAST_CKPT
-        if not (self.resume and path.exists()):
+        if not (self.cfg.resume and path.exists()):
             return None
         try:
             state = load_checkpoint(path)
@@ -285,7 +235,7 @@ class Trainer:
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict, float]:
         """One optimizer step on a batch: (loss, loss parts, gradient norm before clipping).
         Raises Diverged when the loss, the gradient norm or the update is no longer finite."""
-        with autocast_context(self.device, self.precision):
+        with autocast_context(self.device, self.cfg.precision):
             loss, parts = self.task.loss(self.model, x, y)
         if not torch.isfinite(loss):
             raise Diverged(f"loss became {float(loss.detach())}")
@@ -306,23 +256,19 @@ class Trainer:
         self._scheduler_step("step")
         return loss, parts, norm
 
-    def train_epoch(
-        self, train: Split, epoch: int, max_steps: int | None = None
-    ) -> tuple[dict[str, float], dict[str, float]]:
-        """One shuffled pass over train (or its first max_steps batches), logging progress in long
+    def train_epoch(self, train: Split, epoch: int) -> tuple[dict[str, float], dict[str, float]]:
+        """One shuffled pass over train, logging progress in long
         epochs: (mean loss and parts per sample, gradient statistics: mean and largest norm before
         clipping, and the fraction of steps trainer.grad_clip clipped). Raises Diverged naming the step."""
         self.model.train()
         n = len(train)
-        steps_per_epoch = math.ceil(n / self.batch_size)
+        steps_per_epoch = math.ceil(n / self.cfg.batch_size)
         perm = torch.randperm(n, generator=self.shuffle_gen)
         sums: dict[str, float] = {}
         grad_norm_sum, grad_norm_max, clipped, seen, steps = 0.0, 0.0, 0, 0, 0
         t0 = last_log = time.perf_counter()
-        for step, start in enumerate(range(0, n, self.batch_size), 1):
-            if max_steps is not None and step > max_steps:
-                break
-            idx = perm[start : start + self.batch_size].to(train.x.device)  # on the GPU when the data are
+        for step, start in enumerate(range(0, n, self.cfg.batch_size), 1):
+            idx = perm[start : start + self.cfg.batch_size].to(train.x.device)  # on the GPU when the data are
             x = train.x[idx].to(self.device, non_blocking=True)
             y = train.y[idx].to(self.device) if train.y is not None else None
             try:
@@ -338,13 +284,13 @@ class Trainer:
             for key, value in parts.items():
                 sums[key] = sums.get(key, 0.0) + float(value) * weight
             now = time.perf_counter()
-            if now - last_log >= self.log_every_s:
+            if now - last_log >= self.cfg.log_every_s:
                 last_log = now
                 eta = (now - t0) / step * (steps_per_epoch - step)
                 log.info(
                     "epoch %d/%d step %d/%d loss %.5f (epoch ETA %s)",
                     epoch,
-                    self.epochs,
+                    self.cfg.epochs,
                     step,
                     steps_per_epoch,
                     sums["loss"] / seen,
@@ -359,7 +305,7 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self, train: Split, val: Split) -> TrainOutcome:
-        self.build_scheduler(math.ceil(len(train) / self.batch_size))
+        self.build_scheduler(math.ceil(len(train) / self.cfg.batch_size))
         train, val = on_device_if_it_fits(train, self.device), on_device_if_it_fits(val, self.device)
         history: list[dict] = []
         best, best_epoch, bad_epochs, start_epoch = None, None, 0, 1
@@ -371,7 +317,7 @@ class Trainer:
         t_start = time.perf_counter()
         status, reason = "completed", ""
         epoch = start_epoch - 1
-        for epoch in range(start_epoch, self.epochs + 1):
+        for epoch in range(start_epoch, self.cfg.epochs + 1):
             t0 = time.perf_counter()
             try:
                 means, grads = self.train_epoch(train, epoch)
@@ -383,7 +329,7 @@ class Trainer:
             val_metrics = {
                 f"val_{k}": v
                 for k, v in evaluate(
-                    self.model, self.task, val, self.device, self.precision, self.eval_batch_size
+                    self.model, self.task, val, self.device, self.cfg.precision, self.cfg.eval_batch_size
                 ).items()
             }
             objective = val_metrics[self.task.objective]
@@ -402,7 +348,7 @@ class Trainer:
                 "epoch_time_s": epoch_time,
             }
             history.append(row)
-            improved = self.task.is_better(objective, best, self.min_delta)
+            improved = self.task.is_better(objective, best, self.cfg.early_stopping.min_delta)
             if improved:
                 best, best_epoch, bad_epochs = objective, epoch, 0
                 save_torch(self.run_dir / BEST_CKPT, {"model": self.model.state_dict(), "epoch": epoch})
@@ -411,14 +357,14 @@ class Trainer:
             write_csv(self.run_dir / "metrics.csv", history)
             save_torch(self.run_dir / LAST_CKPT, self._state(epoch, best, best_epoch, bad_epochs, history))
             elapsed = time.perf_counter() - t_start
-            eta = elapsed / (epoch - start_epoch + 1) * (self.epochs - epoch)
+            eta = elapsed / (epoch - start_epoch + 1) * (self.cfg.epochs - epoch)
             extra = "".join(f" {k} {v:.4f}" for k, v in val_metrics.items() if k not in ("val_loss",))
             if self.grad_clip:
                 extra += f" clipped {grads['clipped_frac']:.0%}"
             log.info(
                 "epoch %d/%d train_loss %.5f val_loss %.5f%s%s | %.1fs/epoch, ETA %s",
                 epoch,
-                self.epochs,
+                self.cfg.epochs,
                 train_metrics["train_loss"],
                 val_metrics["val_loss"],
                 extra,
@@ -428,12 +374,16 @@ class Trainer:
             )
             for callback in self.epoch_callbacks:
                 callback(epoch, objective)  # may raise (e.g. a pruner's TrialPruned)
-            if self.patience and bad_epochs >= self.patience and epoch < self.epochs:
+            if (
+                self.cfg.early_stopping.patience
+                and bad_epochs >= self.cfg.early_stopping.patience
+                and epoch < self.cfg.epochs
+            ):
                 status, reason = "early_stopped", f"no improvement for {bad_epochs} epochs"
                 log.info("early stopping: %s", reason)
                 break
-            if self.max_time_s and elapsed >= self.max_time_s and epoch < self.epochs:
-                status, reason = "early_stopped", f"time budget {self.max_time_s:.0f}s reached"
+            if self.cfg.max_time_s and elapsed >= self.cfg.max_time_s and epoch < self.cfg.epochs:
+                status, reason = "early_stopped", f"time budget {self.cfg.max_time_s:.0f}s reached"
                 log.info("stopping: %s", reason)
                 break
         epochs_run = history[-1]["epoch"] if history else 0

@@ -44,8 +44,8 @@ def test_keep_freed_memory_stops_refaulting_a_freed_workspace():
 
 @pytest.mark.parametrize("setting, logged", [(None, "keep_freed_memory=True"), ("false", "keep_freed_memory=False")])
 def test_runs_apply_the_setting_unless_turned_off(tmp_path, setting, logged):
-    """On by default in every run (the log says so), off with trainer.keep_freed_memory=false."""
-    override = [f"trainer.keep_freed_memory={setting}"] if setting else []
+    """On by default in every run (the log says so), off with process.keep_freed_memory=false."""
+    override = [f"process.keep_freed_memory={setting}"] if setting else []
     proc = run_cli(
         "dataset=toy", "dataset.size=300", "model.hidden=4", "trainer.epochs=1", *override,
         f"hydra.run.dir={tmp_path}/run", cwd=tmp_path, timeout=1800,

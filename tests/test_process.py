@@ -56,6 +56,6 @@ def test_a_run_on_a_busy_machine_trains_with_the_free_cores_and_says_so(tmp_path
     assert "other processes keep" in log
     expected = max(1, process.usable_cores() - process.usable_cores())  # every core was taken: 1
     assert f"threads={expected} " in log
-    explicit = run_cli("dataset.size=300", "trainer.epochs=1", "model.hidden=8", "trainer.threads=2",
+    explicit = run_cli("dataset.size=300", "trainer.epochs=1", "model.hidden=8", "process.threads=2",
                        f"hydra.run.dir={tmp_path}/explicit", cwd=tmp_path)  # fmt: skip
     assert explicit.returncode == 0 and "threads=2 " in (tmp_path / "explicit" / "run.log").read_text()

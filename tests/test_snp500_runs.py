@@ -11,7 +11,7 @@ import pytest
 
 from conftest import REPO, run_cli
 
-FAST = ["model.hidden=8", "dataset.stride=50", "trainer.threads=1", "trainer.batch_size=256"]
+FAST = ["model.hidden=8", "dataset.stride=50", "process.threads=1", "trainer.batch_size=256"]
 
 
 def _result(run_dir) -> dict:

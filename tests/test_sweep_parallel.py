@@ -9,7 +9,7 @@ import pandas as pd
 
 from conftest import REPO, run_cli
 
-FAST = ["dataset.size=300", "trainer.epochs=3", "model.hidden=8", "trainer.threads=1"]
+FAST = ["dataset.size=300", "trainer.epochs=3", "model.hidden=8", "process.threads=1"]
 MEDIAN = [
     "hydra/sweeper/pruner=median",
     "hydra.sweeper.pruner.n_startup_trials=1",
@@ -46,7 +46,7 @@ def test_submitit_local_sweep_prunes_a_hopeless_trial_across_processes(tmp_path)
 
 
 def test_joblib_launcher_runs_trials_in_parallel_without_oversubscribing(tmp_path):
-    """Two joblib workers; trainer.threads left at 0, so each trial takes cores / n_jobs threads."""
+    """Two joblib workers; process.threads left at 0, so each trial takes cores / n_jobs threads."""
     import os
 
     sweep_dir = tmp_path / "joblib"

@@ -4,8 +4,10 @@ from functools import partial
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from lstm_ae.artifacts import load_checkpoint, save_torch
+from lstm_ae.config import group_defaults, typed_trainer
 from lstm_ae.data import toy
 from lstm_ae.data.base import Split
 from lstm_ae.model import LSTMAutoencoder
@@ -15,18 +17,15 @@ from lstm_ae.trainer import LAST_CKPT, Trainer, evaluate
 CPU = torch.device("cpu")
 
 
-def _trainer(model, run_dir, epochs, lr=0.01, **kw):
+def _trainer(model, run_dir, epochs, lr=0.01, seed=0, epoch_callbacks=None, **settings):
+    """A Trainer with the trainer group's YAML defaults, as a run gets them, and a few settings changed."""
+    node = OmegaConf.merge(
+        group_defaults("trainer"),
+        {"epochs": epochs, "batch_size": 32, "grad_clip": 1.0, "log_every_s": 1e9, "device": "cpu", **settings},
+    )
+    cfg = typed_trainer(node)
     return Trainer(
-        model,
-        Task(),
-        partial(torch.optim.Adam, lr=lr),
-        None,
-        run_dir,
-        epochs=epochs,
-        batch_size=32,
-        grad_clip=1.0,
-        log_every_s=1e9,
-        **kw,
+        model, Task(), partial(torch.optim.Adam, lr=lr), None, run_dir, cfg, seed=seed, epoch_callbacks=epoch_callbacks
     )
 
 
