@@ -22,7 +22,11 @@ def _compose(*overrides: str):
 
 @pytest.mark.parametrize(
     "group,option",
-    [(g, o) for g in ("model", "dataset", "optimizer", "scheduler", "task", "trainer") for o in group_options(g)],
+    [
+        (g, o)
+        for g in ("model", "dataset", "optimizer", "scheduler", "task", "trainer", "process")
+        for o in group_options(g)
+    ],
 )
 def test_every_group_option_composes_and_validates(group, option):
     cfg = _compose(f"{group}={option}")
@@ -145,3 +149,39 @@ def test_every_grid_point_is_checked_before_the_first_trial(tmp_path: Path, args
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], proc.stderr
     assert not (tmp_path / "sweep").exists()  # nothing ran
+
+
+def test_defaults_live_only_in_the_group_yaml():
+    """The schemas declare types and ranges but no values: a setting's default is written once, in YAML,
+    and a key missing there (or a key the schema lacks) is a one-line error naming it."""
+    import dataclasses
+
+    from omegaconf import MISSING, OmegaConf
+
+    from lstm_ae.config import ModelConfig, ProcessConfig, TrainerConfig, group_defaults, typed_trainer
+
+    for schema in (ModelConfig, TrainerConfig, ProcessConfig):
+        for f in dataclasses.fields(schema):
+            assert f.default is MISSING, f"{schema.__name__}.{f.name} has a default in Python"
+    node = group_defaults("trainer")
+    assert typed_trainer(node).epochs == node.epochs
+    del node["epochs"]
+    with pytest.raises(ConfigError, match=r"^trainer\.epochs: .*missing mandatory value"):
+        typed_trainer(node)
+    with pytest.raises(ConfigError, match=r"^trainer\.threads: Key 'threads' not in 'TrainerConfig'"):
+        typed_trainer(OmegaConf.merge(group_defaults("trainer"), {"threads": 2}))
+
+
+def test_moved_keys_are_renamed_with_a_note(capsys):
+    from lstm_ae.cli import normalize_overrides
+
+    assert normalize_overrides(["trainer.threads=2", "+experiment=toy_grid", "trainer.epochs=3"]) == [
+        "process.threads=2",
+        "experiment=toy_grid",
+        "trainer.epochs=3",
+    ]
+    assert "trainer.threads is now process.threads" in capsys.readouterr().err
+    cfg = _compose("process.threads=3")
+    validate(cfg)
+    with pytest.raises(ConfigError, match=r"^process\.threads must be >= 0"):
+        validate(_compose("process.threads=-1"))
