@@ -78,10 +78,25 @@ def reconstruct(model, task: Task, x: torch.Tensor, device) -> np.ndarray:
     return model(inp).recon.float().cpu().numpy()
 
 
+def run_label(width: int = 110) -> str:
+    """Which run a figure shows: the trial's number and command-line overrides inside a Hydra job
+    (e.g. "trial 3: model.hidden=32 optimizer.lr=0.005"), empty outside one."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return ""
+    hc = HydraConfig.get()
+    overrides = " ".join(o for o in hc.overrides.task if not o.lstrip("+~").startswith("hydra."))
+    label = f"trial {hc.job.num}: {overrides}" if hc.mode.name == "MULTIRUN" else overrides
+    return label if len(label) <= width else label[: width - 1] + "…"
+
+
 def write_plots(
     data: SequenceData, model, task: Task, history: list[dict], out: Path, n_examples: int, device
 ) -> list[str]:
-    """The figures every run has: examples, test reconstructions, learning curves."""
+    """The figures every run has: examples, test reconstructions, learning curves. The reconstruction
+    figure names the run it shows (run_label), so a copy in a sweep summary still says which trial."""
+    label = run_label()
     plots.plot_examples(data, out / "examples.png", n=min(n_examples, len(data.train)))
     n_rec = min(len(data.test), 3 if data.kind == "signal" else 8)
     idx = list(range(n_rec))
@@ -94,7 +109,7 @@ def write_plots(
         inp.numpy(),
         reconstruct(model, task, x, device),
         out / "reconstructions.png",
-        f"{data.name}: test originals vs reconstructions (best checkpoint)",
+        f"{data.name}: test originals vs reconstructions (best checkpoint)" + (f"\n{label}" if label else ""),
     )
     files = ["examples.png", "reconstructions.png"]
     if history:

@@ -185,3 +185,25 @@ def test_moved_keys_are_renamed_with_a_note(capsys):
     validate(cfg)
     with pytest.raises(ConfigError, match=r"^process\.threads must be >= 0"):
         validate(_compose("process.threads=-1"))
+
+
+def test_figures_name_the_trial_they_show():
+    """Inside a sweep's job the reconstruction figure's title carries the trial number and its overrides."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import open_dict
+
+    from lstm_ae.pipeline import run_label
+
+    assert run_label() == ""  # outside a Hydra job
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=["model.hidden=32", "optimizer.lr=0.005"], return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.mode = RunMode.MULTIRUN
+        cfg.hydra.job.num = 3
+    HydraConfig.instance().set_config(cfg)
+    try:
+        assert run_label() == "trial 3: model.hidden=32 optimizer.lr=0.005"
+        assert len(run_label(width=20)) == 20
+    finally:
+        HydraConfig.instance().cfg = None
