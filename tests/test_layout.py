@@ -73,6 +73,41 @@ def test_dataset_modules_import_nothing_above_them():
         assert not extra, f"{module} imports {extra}"
 
 
+# docs/architecture.md: the rooms of the package, bottom to top; a module imports only its own room or lower ones.
+ROOMS = [
+    ("foundation", ["errors", "artifacts", "config", "process", "allocator", "charts"]),
+    ("data", ["data"]),
+    ("model", ["kernel", "recurrence", "model"]),
+    ("evaluation", ["baselines", "plots", "forecast"]),
+    ("training", ["tasks", "trainer", "tracking"]),
+    ("sweeping and reporting", ["sweep", "report"]),
+    ("run pipeline", ["pipeline", "app", "crossval", "evaluate"]),
+    ("entry points", ["cli", "api", "study"]),
+]
+
+
+def _room(module: str) -> int | None:
+    rest = module.removeprefix("lstm_ae.")
+    for rank, (_, members) in enumerate(ROOMS):
+        if any(rest == m or rest.startswith(m + ".") for m in members):
+            return rank
+    return None
+
+
+def test_imports_flow_down_through_the_rooms():
+    graph = import_graph()
+    unplaced = sorted(m for m in graph if m != "lstm_ae" and _room(m) is None)
+    assert not unplaced, f"give these modules a room in ROOMS and docs/architecture.md: {unplaced}"
+    upward = [
+        f"{m} ({ROOMS[_room(m)][0]}) imports {t} ({ROOMS[_room(t)][0]})"
+        for m in sorted(graph)
+        if m != "lstm_ae"
+        for t in sorted(graph[m])
+        if _room(t) is not None and _room(t) > _room(m)
+    ]
+    assert not upward, "; ".join(upward)
+
+
 def test_the_library_does_not_import_the_benchmarks():
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
