@@ -1,5 +1,5 @@
 """Config of the Optuna sweeper: the keys of hydra-optuna-sweeper (so its configs work unchanged),
-plus storage defaults, pruners, grids and failure handling. Registered as hydra/sweeper=optuna (the
+plus storage defaults, pruners, grids, failure handling and heartbeats. Registered as hydra/sweeper=optuna (the
 name hydra-optuna-sweeper configs use) and hydra/sweeper=lstm_ae_optuna.
 
 Sampler keys left null take the installed Optuna's default; one set to a value the installed Optuna
@@ -29,6 +29,11 @@ class OptunaSweeperConf:
     n_trials: Any = None
     n_jobs: int = 1  # trials asked per batch; the launcher decides whether they run in parallel
     max_failure_rate: float = 0.5  # stop once more than this fraction of the planned trials failed
+    # A sweep process beats for its running trials every heartbeat_interval s; a RUNNING trial without a
+    # beat for grace_period s is failed by any sweep process sharing the study (any host) and run again.
+    # null: no heartbeat (a trial left RUNNING on another host then ends the sweep with exit 3).
+    heartbeat_interval: Any = 60
+    grace_period: Any = 180
     search_space: Any = None  # deprecated upstream form: {name: {type: float, low: 0, high: 1}}
     custom_search_space: Any = None  # "module.fn": fn(cfg, trial) suggests further (conditional) parameters
     params: Any = None  # {name: "interval(0, 1)"}: the search space in Hydra's override grammar

@@ -12,10 +12,15 @@ Beyond hydra-optuna-sweeper:
   several sweep processes sharing one study);
 - the study lives in a database (SQLite in the sweep folder by default, any SQLAlchemy URL, or
   Optuna's journal file), so the same command again continues it: finished trials are kept, trials
-  left RUNNING by a dead process on this host are failed and their grid points run again (in the
-  same folder, so a run can resume from its last checkpoint);
+  whose sweep process died (found by heartbeat, on any host: lstm_ae.sweep.liveness) are failed
+  and their grid points or configurations run again (in the same folder, so a run can resume from
+  its last checkpoint), also by a sweep process that is still running;
+- a seeded sampler is reseeded from the study's size, so a resumed sweep does not replay its samples;
 - a failed trial is FAIL with its reason, never the end of the sweep, until more than
-  max_failure_rate of the planned trials have failed;
+  max_failure_rate of the planned trials in the study have failed;
+- the sweep ends when every planned trial is finished (it waits for trials other sweep processes
+  run), or exits non-zero naming the ones nobody can finish; a failing storage is one line naming
+  the real cause;
 - the sweep summary (lstm_ae.report) is rebuilt while trials run and at the end.
 """
 
@@ -23,13 +28,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import inspect
 import json
 import logging
 import math
-import os
-import socket
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,26 +46,17 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.trial import TrialState
 
 from lstm_ae.sweep import space as search
-from lstm_ae.sweep.storage import is_journal, lock_path_for, open_storage
+from lstm_ae.sweep.liveness import OWNER_HOST, OWNER_PID, STATUS, Liveness, killed, pid_alive, this_host
+from lstm_ae.sweep.storage import is_journal, lock_path_for, open_storage, root_cause, storage_errors
 
 log = logging.getLogger(__name__)
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 SUMMARY_EVERY_S = 20.0  # the sweep summary is rebuilt at most this often while trials run, and at the end
 DEFAULT_N_TRIALS = 20  # trials of a sampled (not grid) search when hydra.sweeper.n_trials is not set
-GRID_KEY = "grid_point"  # user attribute: the grid point a trial was queued for (also before it suggests)
-STATUS = "status"  # user attribute set on every trial this sweeper recorded; FAIL without it = killed
+GRID_KEY = "grid_point"  # user attribute: the point (grid or lost configuration) a trial was queued for
 RESULT = "result.json"  # a job's optional richer channel: status, reason, metrics
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+FIXED_SEED_SAMPLERS = ("optuna.samplers.QMCSampler",)  # keeps its place in the sequence in the study itself
 
 
 def _key(params: dict[str, Any]) -> str:
@@ -78,11 +74,6 @@ def _override_value(value: Any) -> str:
     return str(value)
 
 
-def killed(trial: optuna.trial.FrozenTrial) -> bool:
-    """A FAIL this sweeper did not record itself: its process died (or Optuna's heartbeat failed it)."""
-    return trial.state == TrialState.FAIL and STATUS not in trial.user_attrs
-
-
 def trial_grid_key(trial: optuna.trial.FrozenTrial) -> str | None:
     if GRID_KEY in trial.user_attrs:
         return str(trial.user_attrs[GRID_KEY])
@@ -91,6 +82,10 @@ def trial_grid_key(trial: optuna.trial.FrozenTrial) -> str | None:
 
 class IncompleteSweep(RuntimeError):
     """The sweep ended with planned trials that nobody finished; the message is one line."""
+
+
+class StorageFailure(RuntimeError):
+    """The study's storage failed (read-only, disk full, unreachable); the message is one line."""
 
 
 @dataclass
@@ -114,6 +109,8 @@ class OptunaSweep:
         n_trials: int | None,
         n_jobs: int,
         max_failure_rate: float,
+        heartbeat_interval: Any,
+        grace_period: Any,
         search_space: Any,
         custom_search_space: str | None,
         params: Any,
@@ -132,6 +129,7 @@ class OptunaSweep:
         self.n_trials = n_trials
         self.n_jobs = max(1, int(n_jobs))
         self.max_failure_rate = float(max_failure_rate)
+        self.heartbeat = _heartbeat_settings(heartbeat_interval, grace_period)
         self.search_space = (
             OmegaConf.to_container(search_space) if isinstance(search_space, DictConfig) else search_space
         )
@@ -165,16 +163,6 @@ class OptunaSweep:
             return optuna.samplers.RandomSampler(seed=self.seed)
         return self.sampler
 
-    def fail_stale_trials(self, study: optuna.Study) -> None:
-        host = socket.gethostname()
-        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            owner_host, owner_pid = t.user_attrs.get("sweeper_host"), t.user_attrs.get("sweeper_pid")
-            if owner_host == host and owner_pid is not None and not _pid_alive(int(owner_pid)):
-                study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-                log.warning(
-                    "trial %d was left RUNNING by a dead sweep process (pid %s): marked FAIL", t.number, owner_pid
-                )
-
     @staticmethod
     def taken(study: optuna.Study) -> set[str]:
         """Grid points done, running or queued; killed trials do not count."""
@@ -203,26 +191,80 @@ class OptunaSweep:
         """Under the study lock: queue what the next batch needs and ask for it. A WAITING trial was
         queued by a process that died before asking (queueing only happens under this lock), so it
         runs first instead of being queued again."""
-        owner = {"sweeper_host": socket.gethostname(), "sweeper_pid": os.getpid()}
         waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+        done, running, _ = self.counts(study)
         if grid is not None:
             taken = self.taken(study)
             new = [p for p in grid if _key(p) not in taken][: max(0, self.n_jobs - waiting)]
-            done, running, _ = self.counts(study)
             batch = min(self.n_jobs, waiting + len(new), max(0, planned - done - running))
-            for params in new[: max(0, batch - waiting)]:
-                study.enqueue_trial(params, user_attrs={**owner, GRID_KEY: _key(params)})
         else:
-            done, running, _ = self.counts(study)
             batch = min(self.n_jobs, planned - done - running)
-        trials = [study.ask() for _ in range(max(0, batch))]
-        for t in trials:  # a trial queued by a dead process now belongs to this one
-            for key, value in owner.items():
-                t.set_user_attr(key, value)
+            new = self.lost_configurations(study)
+            if self.reseed is not None:  # a resumed seeded sampler must not replay the samples it drew before
+                study.sampler = self.reseed(self.seed + len(study.get_trials(deepcopy=False)))
+        for params in new[: max(0, batch - waiting)]:
+            study.enqueue_trial(params, user_attrs={GRID_KEY: _key(params)})
+        trials = []
+        with warnings.catch_warnings():  # ask() warns that heartbeats are meant for optimize(); we beat here
+            warnings.filterwarnings("ignore", message="Heartbeat of storage")
+            for _ in range(max(0, batch)):
+                trial = study.ask()
+                self.liveness.beat(study, trial.number)  # beaten before it has an owner: never unjudgeable
+                for key, value in self.liveness.owner().items():
+                    trial.set_user_attr(key, value)
+                trials.append(trial)
         return trials
+
+    def lost_configurations(self, study: optuna.Study) -> list[dict]:
+        """Sampled configurations whose trial was killed and that nobody has queued again."""
+        taken, lost = self.taken(study), {}
+        for t in study.get_trials(deepcopy=False):
+            key = trial_grid_key(t)
+            if killed(t) and t.params and key not in taken:
+                lost.setdefault(key, dict(t.params))
+        return list(lost.values())
+
+    def wait_for_others(self, study: optuna.Study) -> bool:
+        """Nothing left to ask: while other sweep processes' trials whose death would be noticed still run,
+        wait (and return True) so that a dead one's point is run here, not left as a hole."""
+        others = [
+            t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if self.liveness.can_judge(t)
+        ]
+        if not others:
+            return False
+        numbers = {t.number for t in others}
+        if not numbers <= self.waited_for:
+            self.waited_for |= numbers
+            log.info(
+                "waiting for trial(s) %s running in other sweep processes (%s); one whose heartbeat stops for "
+                "%d s runs again here",
+                ", ".join(str(t.number) for t in others),
+                ", ".join(
+                    sorted(
+                        {f"{t.user_attrs.get(OWNER_HOST, '?')} pid {t.user_attrs.get(OWNER_PID, '?')}" for t in others}
+                    )
+                ),
+                self.liveness.grace,
+            )
+        time.sleep(self.liveness.poll_s)
+        return True
 
     # -- the sweep -----------------------------------------------------------------------------
     def sweep(self, arguments: list[str]) -> list:
+        """Run the sweep; a storage error while the sweep uses its study is one line naming the step,
+        the storage and the real cause (errors while the launcher runs jobs are not the study's)."""
+        self.doing: str | None = None
+        try:
+            return self._sweep(arguments)
+        except storage_errors() as exc:
+            if self.doing is None:
+                raise
+            raise StorageFailure(
+                f"{self.doing} in {self.storage_spec or 'memory'} failed: {root_cause(exc)}; "
+                "finished trials are kept: fix the storage and run the same command again"
+            ) from exc
+
+    def _sweep(self, arguments: list[str]) -> list:
         space = search.from_search_space(self.search_space)
         swept, fixed = search.parse([*search.params_as_overrides(self.params), *arguments])
         space.update(swept)
@@ -243,15 +285,19 @@ class OptunaSweep:
             pruner = instantiate(pruner)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")  # as Hydra's basic sweeper does
+        self.doing = "opening the study"
         with self.claim_lock():  # two sweepers starting at once must not both create the schema
+            storage = open_storage(self.storage_spec, self.heartbeat)
             study = optuna.create_study(
                 study_name=self.study_name,
-                storage=open_storage(self.storage_spec),
+                storage=storage,
                 sampler=self.build_sampler(grid),
                 pruner=pruner,
                 directions=self.directions,
                 load_if_exists=True,
             )
+        self.liveness = Liveness(storage, *(self.heartbeat or (None, None)))
+        self.waited_for: set[int] = set()
         if [d.name.lower() for d in study.directions] != self.directions:
             raise search.SearchSpaceError(
                 f"hydra.sweeper.direction={self.directions} but study {study.study_name!r} in "
@@ -267,31 +313,31 @@ class OptunaSweep:
             ",".join(self.directions),
             type(pruner).__name__ if pruner else "none",
         )
-        self.fail_stale_trials(study)
         pass_trial = (
             self.storage_spec is not None and pruner is not None and not isinstance(pruner, optuna.pruners.NopPruner)
         )
         last_summary = -math.inf
         returns: list = []
         while True:
+            self.doing = "claiming trials"
             with self.claim_lock():
+                self.liveness.fail_stale(study)  # also while running: a partner sweeper may have died
                 trials = self.claim_trials(study, grid, planned)
             if not trials:
+                self.doing = "checking other sweep processes' trials"
+                if self.wait_for_others(study):
+                    continue
                 break
             overrides = [self._overrides(t, space, fixed, study, pass_trial) for t in trials]
             started = time.time()
-            batch = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
+            self.doing = None
+            with self.liveness.beating([t.number for t in trials]):
+                batch = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
+            self.doing = "reading the study"
             self.job_idx += len(batch)
             returns.extend(batch)
             for trial, ret in zip(trials, batch):
-                try:
-                    self.record(study, trial, ret, started)
-                except Exception as exc:  # bookkeeping must not end the sweep
-                    log.warning(
-                        "could not record trial %d (%s: %s): marking it FAIL", trial.number, type(exc).__name__, exc
-                    )
-                    with contextlib.suppress(Exception):
-                        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+                self.record_or_say_why(study, trial, ret, started)
             if time.monotonic() - last_summary >= SUMMARY_EVERY_S:  # rebuilding costs ~1 s; throttle it
                 self.write_summary(study)
                 last_summary = time.monotonic()
@@ -311,6 +357,7 @@ class OptunaSweep:
         """(sampler, whether it is Optuna's GridSampler, which this sweep runs as an exact grid).
         Keys left null take Optuna's default, so one config serves Optuna 4 and 5."""
         self.seed = None
+        self.reseed = None  # seed -> the configured sampler with that seed
         cfg = self.sampler_cfg
         if cfg is None:
             return optuna.samplers.TPESampler(), False
@@ -321,8 +368,6 @@ class OptunaSweep:
         self.seed = kwargs.get("seed")
         if target == "optuna.samplers.GridSampler":
             return None, True
-        import inspect
-
         cls = get_method(target)
         accepted = inspect.signature(cls).parameters
         unknown = [k for k in kwargs if k not in accepted]
@@ -335,6 +380,8 @@ class OptunaSweep:
         built = {
             k: OmegaConf.to_container(v) if isinstance(v, (DictConfig, ListConfig)) else v for k, v in built.items()
         }
+        if self.seed is not None and target not in FIXED_SEED_SAMPLERS:
+            self.reseed = lambda seed: cls(**{**built, "seed": seed})
         return cls(**built), False
 
     def _overrides(self, trial: optuna.Trial, space: dict, fixed: dict, study: optuna.Study, pass_trial: bool) -> list:
@@ -396,6 +443,31 @@ class OptunaSweep:
             return Outcome(status, reason, values)
         return Outcome(status, reason)
 
+    def record_or_say_why(self, study: optuna.Study, trial: optuna.Trial, ret: Any, started: float) -> None:
+        """Record a job's outcome; when that fails, say what failed and the state the trial is really in."""
+        try:
+            self.record(study, trial, ret, started)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            log.warning(
+                "trial %d was failed meanwhile by another sweep process (no heartbeat from this one for %s s): "
+                "its result is not recorded and it runs again",
+                trial.number,
+                self.liveness.grace,
+            )
+        except Exception as exc:  # bookkeeping must not end the sweep; a dead storage ends it at the next claim
+            try:
+                study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+                state = "marked it FAIL (it runs again)"
+            except Exception:  # noqa: BLE001
+                state = "the study still shows it RUNNING"
+            log.warning(
+                "could not record trial %d in %s: %s; %s",
+                trial.number,
+                self.storage_spec or "memory",
+                root_cause(exc),
+                state,
+            )
+
     def record(self, study: optuna.Study, trial: optuna.Trial, ret: Any, started: float) -> None:
         out = self.outcome(ret, started)
         trial.set_user_attr(STATUS, out.status)
@@ -419,13 +491,13 @@ class OptunaSweep:
 
             write_summary(self.sweep_dir, directions=self.directions, study=study)
         except Exception as exc:  # a summary problem must never take the sweep down
-            log.warning("could not write the sweep summary: %s", exc)
+            log.warning("could not write the sweep summary: %s", root_cause(exc))
 
     def check_complete(self, study: optuna.Study, grid: list[dict] | None, planned: int) -> None:
         """Raise IncompleteSweep naming what this sweep planned but nobody finished: trials killed without
-        a rerun, or left RUNNING on another host (maybe dead there). Trials still running in a live
-        process on this host (a concurrent sweeper) are not missing."""
-        host = socket.gethostname()
+        a rerun, or left RUNNING without heartbeats on another host (maybe dead there). Trials still
+        running in a live process on this host (a concurrent sweeper without heartbeats) are not missing."""
+        host = this_host()
         finished, elsewhere = set(), {}
         n_finished = 0
         for t in study.get_trials(deepcopy=False):
@@ -434,8 +506,8 @@ class OptunaSweep:
                 n_finished += 1
                 finished.add(key)
             elif t.state == TrialState.RUNNING:
-                owner, pid = t.user_attrs.get("sweeper_host"), t.user_attrs.get("sweeper_pid")
-                if owner == host and pid is not None and _pid_alive(int(pid)):
+                owner, pid = t.user_attrs.get(OWNER_HOST), t.user_attrs.get(OWNER_PID)
+                if owner == host and pid is not None and pid_alive(int(pid)):
                     n_finished += 1  # a live sweeper here is finishing it
                     finished.add(key)
                 else:
@@ -483,6 +555,25 @@ class OptunaSweep:
         log.info("Summary: %s", self.sweep_dir / "summary.md")
         if self.storage_spec:
             log.info("Study: %s (optuna-dashboard %s)", self.storage_spec, self.storage_spec)
+
+
+def _heartbeat_settings(interval: Any, grace: Any) -> tuple[int, int] | None:
+    """(interval, grace period) in whole seconds, or None when heartbeats are off; one line when wrong."""
+    if interval is None:
+        return None
+    values = {"heartbeat_interval": interval, "grace_period": grace}
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise search.SearchSpaceError(
+                f"hydra.sweeper.{key}={value!r}; allowed: a whole number of seconds > 0"
+                + (" (or heartbeat_interval=null: no heartbeats)" if key == "heartbeat_interval" else "")
+            )
+    if grace <= interval:
+        raise search.SearchSpaceError(
+            f"hydra.sweeper.grace_period={grace} must be larger than hydra.sweeper.heartbeat_interval={interval}: "
+            "a live trial beats only once per interval"
+        )
+    return int(interval), int(grace)
 
 
 def _directions(direction: Any) -> list[str]:

@@ -1,7 +1,13 @@
 """A plain Hydra app, written as for hydra-optuna-sweeper: its task returns the objective and writes
-nothing else. SPHERE_OBJECTIVES=2 returns two objectives; SPHERE_FAIL_AT raises when x is above it."""
+nothing else. SPHERE_OBJECTIVES=2 returns two objectives; SPHERE_FAIL_AT raises when x is above it.
+For the sweep's fault tests: SPHERE_SLEEP=s makes a job take s seconds (a trial that trains),
+SPHERE_PIDS=dir writes each job's process id there, SPHERE_FREEZE=file makes that file read-only
+while the job runs (a disk gone read-only under the study)."""
 
 import os
+import subprocess
+import time
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -10,11 +16,25 @@ from omegaconf import DictConfig
 @hydra.main(version_base="1.3", config_path="conf", config_name="sphere")
 def sphere(cfg: DictConfig):
     x, y = float(cfg.x), float(cfg.y)
+    if "SPHERE_PIDS" in os.environ:
+        (Path(os.environ["SPHERE_PIDS"]) / str(os.getpid())).write_text(f"{x} {y}")
+    if "SPHERE_FREEZE" in os.environ:
+        freeze(Path(os.environ["SPHERE_FREEZE"]))
+    time.sleep(float(os.environ.get("SPHERE_SLEEP", 0)))
     if "SPHERE_FAIL_AT" in os.environ and x > float(os.environ["SPHERE_FAIL_AT"]):
         raise ValueError(f"x={x} is out of range")
     if os.environ.get("SPHERE_OBJECTIVES") == "2":
         return [x**2 + y**2, (x - 2) ** 2 + (y - 2) ** 2]
     return x**2 + y**2
+
+
+def freeze(path: Path) -> None:
+    """Root writes through file modes, so root sets the immutable flag instead (Linux chattr)."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+    else:  # an open SQLite connection writes through a mode change, not without its journal file
+        path.chmod(0o444)
+        path.parent.chmod(0o555)
 
 
 if __name__ == "__main__":
