@@ -2,10 +2,16 @@
 
     python -m lstm_ae.evaluate <run folder> dataset.path=<csv> [more overrides] [--out DIR] [--all-items]
 
+(flags and overrides in any order).
+
 Re-composes the run's saved .hydra/config.yaml with the overrides (Hydra override syntax),
 loads <run>/best.pt, and writes eval.json (the same test metrics as result.json: mean losses,
-errors in real units, one-step and multi-step forecasts vs persistence), config.yaml and the same
-figures into a new folder (default <run>/eval/<timestamp>).
+errors in real units, one-step and multi-step forecasts vs persistence and the linear references,
+with 95 % intervals), config.yaml and the same figures into a new folder (default
+<run>/eval/<timestamp>). A file holding periods far apart (e.g. 2013 and 2018) is split at the
+gap: no window and no forecast spans it (the S&P loader's dataset.max_gap_days). Series too short
+for a multi-step sequence get a one-line note in eval.json (test.multi_step.skipped); everything
+else is still scored.
 
 Which items are evaluated: the data's test split, minus any series the run trained or validated
 on (the run's splits.json), plus — unless the data do not name their items' series (Split.names)
@@ -127,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. dataset.path=other.csv")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default <run>/eval/<timestamp>)")
     parser.add_argument("--all-items", action="store_true", help="also evaluate series the run trained on")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # flags and overrides in any order
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
     try:
         run(args.run, args.overrides, args.out, args.all_items)

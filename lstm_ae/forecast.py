@@ -24,6 +24,14 @@ Errors are MSE in normalized units (real-unit error divided by the span of the s
 window the forecast started from: its own window for one-step, the first, fully known window for
 multi-step) and, when the data declare units (SequenceData.units), in those units: metric names
 end in _<units.suffix>.
+
+References (lstm_ae.baselines) are scored on the same forecasts next to persistence: drift over the
+window, AR(1) on differences and AR(2) on levels, fitted by least squares on the training series'
+windows scaled exactly like the model's inputs (never on an evaluated series), and iterated for
+multi-step. Every ratio carries a 95 % interval from N_RESAMPLES bootstrap resamples of the test
+series (errors of one series stay together). Series with gaps (Series.breaks) are forecast within
+each gap-free stretch only; when no stretch holds a multi-step sequence, multi-step is skipped with
+a note and the rest is still scored.
 """
 
 from __future__ import annotations
@@ -34,10 +42,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lstm_ae import baselines
 from lstm_ae.artifacts import write_csv, write_json
 from lstm_ae.data.base import FixedScaler, SequenceData, names_of
 
 log = logging.getLogger(__name__)
+
+N_RESAMPLES = 1000  # bootstrap resamples of the test series behind every 95 % interval
+AR_KEY = "ar1_diff"  # the linear reference the model is held to (model_beats_ar)
 
 
 # -- forecasts ----------------------------------------------------------------------------------
@@ -56,15 +68,27 @@ def predict_next(model, windows: np.ndarray, scaler, device="cpu", batch_size: i
     return scaler.invert(out[:, None], lo, span)[:, 0], lo, span
 
 
-def one_step(model, series: np.ndarray, window: int, scaler, device="cpu", every: int = 1) -> dict[str, np.ndarray]:
-    """One-step forecasts of series[:, j] for j = window, window+every, ... < D from series[:, j-window:j].
+def forecast_days(n_days: int, window: int, every: int = 1, breaks=()) -> np.ndarray:
+    """Steps j = window, window+every, ... < n_days whose window j-window..j-1 and target j lie in one
+    gap-free stretch (no break p with j-window < p <= j)."""
+    days = np.arange(window, n_days, every)
+    stretch = np.searchsorted(np.asarray(breaks, dtype=np.int64), np.arange(n_days), side="right")
+    return days[stretch[days - window] == stretch[days]]
 
-    Returns arrays (S, n): forecast, target, persistence (= series[:, j-1]), span, and day (n,) = j."""
+
+def one_step(
+    model, series: np.ndarray, window: int, scaler, device="cpu", every: int = 1, breaks=()
+) -> dict[str, np.ndarray]:
+    """One-step forecasts of series[:, j] for j = window, window+every, ... < D from series[:, j-window:j]
+    (windows that span a break skipped).
+
+    Returns arrays (S, n): forecast, target, persistence (= series[:, j-1]), span, the windows
+    (S, n, window), and day (n,) = j."""
     series = np.asarray(series, dtype=np.float64)
     n_series, n_days = series.shape
-    if n_days <= window:
-        raise ValueError(f"series of {n_days} values is too short for windows of {window}")
-    days = np.arange(window, n_days, every)
+    days = forecast_days(n_days, window, every, breaks)
+    if len(days) == 0:
+        raise ValueError(f"series of {n_days} values hold no gap-free window of {window} and a next value")
     wins = np.lib.stride_tricks.sliding_window_view(series, window, axis=1)[:, days - window]  # (S, n, window)
     forecast, _, span = predict_next(model, wins.reshape(-1, window), scaler, device)
     shape = (n_series, len(days))
@@ -73,6 +97,7 @@ def one_step(model, series: np.ndarray, window: int, scaler, device="cpu", every
         "target": series[:, days],
         "persistence": series[:, days - 1],
         "span": span.reshape(shape),
+        "windows": wins,
         "day": days,
     }
 
@@ -103,6 +128,116 @@ def multi_step(model, seqs: np.ndarray, context: int, scaler, device="cpu") -> d
         "naive": seqs[:, context - 1 : -1],
         "span0": span0,
     }
+
+
+# -- references ---------------------------------------------------------------------------------
+def references(window: int) -> list:
+    """The reference forecasters scored next to persistence (windows of `window` >= 2 values)."""
+    return [baselines.Drift(window - 1), baselines.LinearAR(1, "differences"), baselines.LinearAR(2, "levels")]
+
+
+def _scaled(windows: np.ndarray, scaler) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lo, span = scaler.fit(windows)
+    return scaler.apply(windows, lo, span), lo, span
+
+
+def fit_references(data: SequenceData, window: int, scaler) -> tuple[list, dict]:
+    """References fitted on the training split: every gap-free window of its whole series (its items
+    when there are no series), minus any series also evaluated, scaled like the model's inputs."""
+    if data.series is not None:
+        evaluated = set(names_of(data.test))
+        train = names_of(data.train)
+        names = [n for n in train if n not in evaluated]
+        values = data.series.values[data.series.rows(names or train)]
+        days = forecast_days(values.shape[1], window, 1, data.series.breaks)
+        wins = np.lib.stride_tricks.sliding_window_view(values, window, axis=1)[:, days - window]
+        targets = values[:, days]
+        source = f"{len(names or train)} training series" + ("" if names else " (also evaluated)")
+    else:
+        wins, targets, _ = baselines.next_value_windows(_split_values(data, "train"), window)
+        source = f"{len(data.train)} training items"
+    flat = wins.reshape(-1, window)
+    x, lo, span = _scaled(flat, scaler)
+    y = (targets.reshape(-1) - lo) / span
+    refs = [ref.fit(x, y) for ref in references(window)]
+    info = {"fit_on": source, "n_windows": int(len(y))}
+    info.update({f"{ref.key}_coef": ref.coef.tolist() for ref in refs if isinstance(ref, baselines.LinearAR)})
+    return refs, info
+
+
+def reference_forecasts(refs: list, windows: np.ndarray, scaler) -> dict[str, np.ndarray]:
+    """Each reference's forecast of the value after each real-unit window (..., L), made on the
+    window scaled like the model's input and mapped back to real units."""
+    flat = np.asarray(windows, dtype=np.float64).reshape(-1, windows.shape[-1])
+    x, lo, span = _scaled(flat, scaler)
+    return {ref.key: (ref.predict(x) * span + lo).reshape(windows.shape[:-1]) for ref in refs}
+
+
+def multi_step_references(refs: list, context: int) -> list:
+    """The references that can read `context` known values: drift over at most context-1 days, and
+    the fitted AR models when context >= 2."""
+    out = []
+    for ref in refs:
+        if isinstance(ref, baselines.Drift):
+            if context >= 2:
+                out.append(baselines.Drift(min(ref.k, context - 1)))
+        elif context >= ref.order + (ref.on == "differences"):
+            out.append(ref)
+    return out
+
+
+def reference_multi_step(refs: list, seqs: np.ndarray, context: int, scaler) -> dict[str, np.ndarray]:
+    """Each reference's multi-step forecasts of seqs[:, context:], its own forecasts fed back."""
+    horizon = seqs.shape[1] - context
+    return {
+        ref.key: baselines.iterate(
+            lambda w, r=ref: reference_forecasts([r], w, scaler)[r.key], seqs[:, :context], horizon
+        )
+        for ref in refs
+    }
+
+
+def score_references(model_f, ref_f: dict, refs: list, persistence, target, span, groups, suffix) -> dict:
+    """References' MSE and ratio to persistence, and the model's ratio to persistence and to each
+    reference, each with a 95 % interval by resampling the groups (rows' series)."""
+    y = np.asarray(target, dtype=np.float64)
+    span = np.broadcast_to(np.asarray(span, dtype=np.float64), y.shape)
+    groups = np.repeat(np.asarray(groups), y.shape[1])
+
+    def sq(f):
+        return (((np.asarray(f) - y) / span) ** 2).reshape(-1)
+
+    def boot(a, b):
+        r = baselines.bootstrap_ratio(a, b, groups, n_resamples=N_RESAMPLES)
+        return {k: r[k] for k in ("ratio", "ci_low", "ci_high")}
+
+    base, model = sq(persistence), sq(model_f)
+    out = {"references": {}, "model_vs": {"persistence": boot(model, base)}}
+    for ref in refs:
+        err = sq(ref_f[ref.key])
+        entry = {"name": ref.name, "mse": float(err.mean()), "vs_persistence": boot(err, base)}
+        if suffix:
+            entry[f"mse_{suffix}"] = float(np.mean((ref_f[ref.key] - y) ** 2))
+        out["references"][ref.key] = entry
+        out["model_vs"][ref.key] = boot(model, err)
+    out["ratio_ci"] = [out["model_vs"]["persistence"]["ci_low"], out["model_vs"]["persistence"]["ci_high"]]
+    if AR_KEY in out["model_vs"]:
+        vs_ar = out["model_vs"][AR_KEY]
+        out.update(
+            ratio_ar=vs_ar["ratio"],
+            ratio_ar_ci=[vs_ar["ci_low"], vs_ar["ci_high"]],
+            model_beats_ar=bool(vs_ar["ratio"] <= 1.0),
+        )
+    out.update(
+        bootstrap={
+            "n_resamples": N_RESAMPLES,
+            "level": 0.95,
+            "seed": 0,
+            "resampled": "test series",
+            "n_groups": int(len(np.unique(groups))),
+        },  # fmt: skip
+    )
+    return out
 
 
 # -- scores -------------------------------------------------------------------------------------
@@ -137,7 +272,7 @@ def compare(forecast, baseline, target, span, suffix: str | None) -> dict:
     return out
 
 
-def per_horizon(ms: dict[str, np.ndarray], suffix: str | None) -> list[dict]:
+def per_horizon(ms: dict[str, np.ndarray], suffix: str | None, ref_keys=()) -> list[dict]:
     rows = []
     span = ms["span0"][:, None]
     for h in range(ms["target"].shape[1]):
@@ -146,6 +281,7 @@ def per_horizon(ms: dict[str, np.ndarray], suffix: str | None) -> list[dict]:
         for key, name in (
             ("multi", "multi_model"),
             ("flat", "multi_persistence"),
+            *((key, f"multi_{key}") for key in ref_keys),
             ("one", "one_step_model"),
             ("naive", "one_step_persistence"),
         ):
@@ -162,10 +298,11 @@ def _suffix(data: SequenceData) -> str | None:
     return data.units.suffix if data.units else None
 
 
-def _test_values(data: SequenceData) -> np.ndarray:
-    """The test windows (N, T), in real units when the data declare them."""
-    x = data.test.x.numpy()
-    real = data.units.to_units(data.test, x) if data.units else x.astype(np.float64)
+def _split_values(data: SequenceData, split: str = "test") -> np.ndarray:
+    """A split's windows (N, T), in real units when the data declare them."""
+    part = data.split(split)
+    x = part.x.numpy()
+    real = data.units.to_units(part, x) if data.units else x.astype(np.float64)
     return real[..., 0]
 
 
@@ -176,7 +313,7 @@ def _test_series(data: SequenceData) -> tuple[np.ndarray, list[str], object]:
         names = names_of(data.test)
         return data.series.values[data.series.rows(names)], names, data.series.dates
     names = [f"test #{i}" for i in range(len(data.test))]
-    return _test_values(data), names, None
+    return _split_values(data), names, None
 
 
 def multi_step_context(task, data: SequenceData) -> int:
@@ -192,20 +329,20 @@ def multi_step_context(task, data: SequenceData) -> int:
 def multi_step_sequences(data: SequenceData, context: int) -> tuple[np.ndarray, list[str], list | None]:
     """Test sequences for multi-step forecasts, (n, length) in real units, with titles and dates.
 
-    With whole series: non-overlapping segments of 2 x context steps of every test series, ordered
-    segment-major (the first ones are different series). Otherwise: the test windows."""
+    With whole series: non-overlapping segments of 2 x context steps of every test series within each
+    gap-free stretch, ordered segment-major (the first ones are different series); none when no
+    stretch is that long. Otherwise: the test windows."""
     if data.series is not None:
         series, names, dates = _test_series(data)
         length = 2 * context
-        if series.shape[1] < length:
-            raise ValueError(f"series of {series.shape[1]} steps are too short for {context} + {context} steps")
-        starts = np.arange(0, series.shape[1] - length + 1, length)
+        stretches = data.series.segments()
+        starts = np.array([s for a, b in stretches for s in range(a, b - length + 1, length)], dtype=np.int64)
         idx = starts[:, None] + np.arange(length)[None, :]
         seqs = series[:, idx].transpose(1, 0, 2).reshape(-1, length)
         titles = [f"test {name}" for _ in starts for name in names]
         seq_dates = None if dates is None else [dates[s : s + length] for s in starts for _ in names]
         return seqs, titles, seq_dates
-    seqs = _test_values(data)
+    seqs = _split_values(data)
     return seqs, [data.item_name("test", i) for i in range(len(seqs))], None
 
 
@@ -253,92 +390,149 @@ def _unit_errors(task, model, data: SequenceData, device) -> dict:
     return metrics
 
 
-def forecast_metrics(task, model, data, device, out_dir, n_plot: int = 3) -> dict:
-    """Honest one-step and multi-step forecasts of the test items vs persistence, with figures."""
-    from lstm_ae import plots
-
+def forecast_metrics(task, model, data, device, out_dir) -> dict:
+    """Honest one-step and multi-step forecasts of the test items vs persistence and the references,
+    with figures."""
     out_dir = Path(out_dir)
     metrics = data_metrics(task, model, data, device, out_dir)
-    units, suffix = data.units, _suffix(data)
-    scaler = units.scaler if units else FixedScaler()
+    suffix = _suffix(data)
+    scaler = data.units.scaler if data.units else FixedScaler()
     window = data.seq_len - 1  # the input length the model was trained on
-
-    series, names, dates = _test_series(data)
-    every = int(getattr(task, "forecast_every", 1))
-    os_ = one_step(model, series, window, scaler, device, every)
-    one = compare(os_["forecast"], os_["persistence"], os_["target"], os_["span"], suffix)
-    one.update(window=window, every=every, n_series=len(names))
+    refs, fit_info = fit_references(data, window, scaler)
+    log.info(
+        "references fitted on %d windows of %s: %s",
+        fit_info["n_windows"],
+        fit_info["fit_on"],
+        ", ".join(f"{k} {np.round(v, 4).tolist()}" for k, v in fit_info.items() if k.endswith("_coef")),
+    )
+    one, shown = _one_step_scores(task, model, data, device, window, scaler, refs, suffix)
+    one["references_fit"] = fit_info
     metrics["one_step"] = one
-
     context = multi_step_context(task, data)
-    seqs, titles, seq_dates = multi_step_sequences(data, context)
-    ms = multi_step(model, seqs, context, scaler, device)
-    span0 = ms["span0"][:, None]
-    multi = compare(ms["multi"], ms["flat"], ms["target"], span0, suffix)
-    multi.update(context=context, horizon=seqs.shape[1] - context, n_sequences=len(seqs))
-    same_days = compare(ms["one"], ms["naive"], ms["target"], span0, suffix)
-    multi["one_step_same_days"] = same_days
+    multi, plotted = _multi_step_scores(model, data, device, context, scaler, refs, suffix, out_dir)
     metrics["multi_step"] = multi
     # flat copies of the headline ratios, for sweep tables (lstm_ae.report reads numbers only)
     for name, score in (("one_step", one), ("multi_step", multi)):
+        if "ratio" not in score:
+            continue
         metrics[f"{name}_ratio"] = score["ratio"]
+        if "ratio_ar" in score:
+            metrics[f"{name}_ratio_ar"] = score["ratio_ar"]
         if suffix:
             metrics[f"{name}_ratio_{suffix}"] = score[f"ratio_{suffix}"]
-    rows = per_horizon(ms, suffix)
-    write_csv(out_dir / "error_vs_horizon.csv", rows)
-
-    unit_label = units.symbol if units else "normalized"
-    k = min(n_plot, len(names))
-    shown = os_ if every == 1 else one_step(model, series[:k], window, scaler, device)  # every day of the shown series
-    plots.plot_one_step(
-        dates,
-        names[:k],
-        {key: shown[key][:k] for key in ("forecast", "target", "persistence")},
-        window,
-        one,
-        out_dir / "forecast_one_step.png",
-        data.value_label if units else "value",
-        units,
+    metrics["figures"] = metrics["figures"] + _forecast_figures(
+        data, window, context, one, shown, multi, plotted, out_dir
     )
-    idx = list(range(min(n_plot, len(seqs))))
+    _log_scores(one, multi, window, data.units)
+    return metrics
+
+
+def _one_step_scores(task, model, data, device, window, scaler, refs, suffix) -> tuple[dict, dict]:
+    """One-step forecasts of every test series (model, persistence, references) and their scores;
+    also the arrays of the first series for the figure."""
+    series, names, dates = _test_series(data)
+    breaks = data.series.breaks if data.series is not None else ()
+    every = int(getattr(task, "forecast_every", 1))
+    os_ = one_step(model, series, window, scaler, device, every, breaks)
+    ref_f = reference_forecasts(refs, os_["windows"], scaler)
+    one = compare(os_["forecast"], os_["persistence"], os_["target"], os_["span"], suffix)
+    one.update(window=window, every=every, n_series=len(names))
+    one.update(
+        score_references(os_["forecast"], ref_f, refs, os_["persistence"], os_["target"], os_["span"], names, suffix)
+    )
+    k = min(3, len(names))
+    if every != 1:  # the figure shows every day of the first series
+        os_ = one_step(model, series[:k], window, scaler, device, 1, breaks)
+        ref_f = reference_forecasts(refs, os_["windows"], scaler)
+    shown = {key: os_[key][:k] for key in ("forecast", "target", "persistence")}
+    shown.update(ar=ref_f[AR_KEY][:k], names=names[:k], x=None if dates is None else np.asarray(dates)[os_["day"]])
+    shown["day"] = os_["day"]
+    return one, shown
+
+
+def _multi_step_scores(model, data, device, context, scaler, refs, suffix, out_dir) -> tuple[dict, dict | None]:
+    """Multi-step forecasts (model fed back, references iterated, flat persistence) and one-step
+    forecasts of the same days; or a note when no test sequence of 2 x context gap-free steps exists."""
+    seqs, titles, seq_dates = multi_step_sequences(data, context)
+    if len(seqs) == 0:
+        longest = max(b - a for a, b in data.series.segments())
+        note = (
+            f"multi-step skipped: no test series has {2 * context} gap-free steps ({context} known + {context} "
+            f"forecast; task.multistep_context); the longest stretch has {longest}"
+        )
+        log.warning(note)
+        return {"skipped": note, "context": context}, None
+    ms = multi_step(model, seqs, context, scaler, device)
+    refs = multi_step_references(refs, context)
+    ref_f = reference_multi_step(refs, seqs, context, scaler)
+    span0 = ms["span0"][:, None]
+    groups = [t.removeprefix("test ") for t in titles]
+    multi = compare(ms["multi"], ms["flat"], ms["target"], span0, suffix)
+    multi.update(context=context, horizon=seqs.shape[1] - context, n_sequences=len(seqs))
+    multi.update(score_references(ms["multi"], ref_f, refs, ms["flat"], ms["target"], span0, groups, suffix))
+    multi["one_step_same_days"] = compare(ms["one"], ms["naive"], ms["target"], span0, suffix)
+    rows = per_horizon({**ms, **ref_f}, suffix, [ref.key for ref in refs])
+    write_csv(out_dir / "error_vs_horizon.csv", rows)
+    plotted = {"seqs": seqs, "titles": titles, "dates": seq_dates, "ms": ms, "ar": ref_f.get(AR_KEY), "rows": rows}
+    return multi, plotted
+
+
+def _forecast_figures(data, window, context, one, shown, multi, plotted, out_dir) -> list[str]:
+    from lstm_ae import plots
+
+    units = data.units
+    ylabel = data.value_label if units else "value"
+    plots.plot_one_step(shown, window, one, out_dir / "forecast_one_step.png", ylabel, units)
+    if plotted is None:
+        return ["forecast_one_step.png"]
+    idx = list(range(min(3, len(plotted["seqs"]))))
+    ms = plotted["ms"]
+    arrays = {key: ms[key][idx] for key in ("multi", "one", "flat")}
+    if plotted["ar"] is not None:
+        arrays["ar"] = plotted["ar"][idx]
     plots.plot_multi_step(
-        None if seq_dates is None else [seq_dates[i] for i in idx],
-        [titles[i] for i in idx],
-        seqs[idx],
-        {key: ms[key][idx] for key in ("multi", "one", "flat")},
+        None if plotted["dates"] is None else [plotted["dates"][i] for i in idx],
+        [plotted["titles"][i] for i in idx],
+        plotted["seqs"][idx],
+        arrays,
         context,
         multi,
         out_dir / "forecast_multi_step.png",
-        data.value_label if units else "value",
+        ylabel,
         units,
     )
-    plots.plot_error_vs_horizon(rows, multi, out_dir / "error_vs_horizon.png", units)
-    metrics["figures"] = metrics["figures"] + [
-        "forecast_one_step.png",
-        "forecast_multi_step.png",
-        "error_vs_horizon.png",
-    ]
+    plots.plot_error_vs_horizon(plotted["rows"], multi, out_dir / "error_vs_horizon.png", units)
+    return ["forecast_one_step.png", "forecast_multi_step.png", "error_vs_horizon.png"]
+
+
+def _log_scores(one: dict, multi: dict, window: int, units) -> None:
+    def vs(score):
+        return ", ".join(
+            f"{key} {v['ratio']:.3f} [{v['ci_low']:.3f}, {v['ci_high']:.3f}]" for key, v in score["model_vs"].items()
+        )
+
+    unit_text = ""
+    if units:
+        u = units.suffix
+        unit_text = f"; in {units.symbol}: ratio {one[f'ratio_{u}']:.3f}"
     log.info(
-        "one-step forecasts (%d, window %d): model MSE %.4g vs persistence %.4g, ratio %.3f (normalized)%s",
+        "one-step forecasts (%d, window %d): model MSE %.4g vs persistence %.4g (normalized)%s; model / reference "
+        "(95%% interval, %d resamples of the test series): %s",
         one["n"],
         window,
         one["model_mse"],
         one["persistence_mse"],
-        one["ratio"],
-        f"; in {unit_label}: {one[f'model_mse_{suffix}']:.4g} vs {one[f'persistence_mse_{suffix}']:.4g}, "
-        f"ratio {one[f'ratio_{suffix}']:.3f}"
-        if units
-        else "",
+        unit_text,
+        N_RESAMPLES,
+        vs(one),
     )
-    log.info(
-        "multi-step forecasts (%d sequences, context %d, horizon %d): model MSE %.4g vs flat persistence %.4g, ratio %.3f; "
-        "one-step on the same days: ratio %.3f (normalized)",
-        len(seqs),
-        context,
-        multi["horizon"],
-        multi["model_mse"],
-        multi["persistence_mse"],
-        multi["ratio"],
-        same_days["ratio"],
-    )
-    return metrics
+    if "ratio" in multi:
+        log.info(
+            "multi-step forecasts (%d sequences, context %d, horizon %d): model / reference: %s; "
+            "one-step on the same days: ratio %.3f (normalized)",
+            multi["n_sequences"],
+            multi["context"],
+            multi["horizon"],
+            vs(multi),
+            multi["one_step_same_days"]["ratio"],
+        )

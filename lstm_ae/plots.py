@@ -138,10 +138,29 @@ def _fmt_score(score: dict, units: Units | None) -> str:
     return text
 
 
+def _fmt_references(score: dict, width: int = 150) -> str:
+    """Heading lines: the model's MSE ratio to persistence and to each reference, and each
+    reference's ratio to persistence, with the bootstrap's 95 % intervals
+    (lstm_ae.forecast.score_references)."""
+    if "model_vs" not in score:
+        return ""
+    import textwrap
+
+    def ci(v):
+        return f"{v['ratio']:.3f} [{v['ci_low']:.3f}, {v['ci_high']:.3f}]"
+
+    refs, boot = score["references"], score["bootstrap"]
+    model = "; ".join(f"{refs[k]['name'] if k in refs else k} {ci(v)}" for k, v in score["model_vs"].items())
+    base = "; ".join(f"{r['name']} {ci(r['vs_persistence'])}" for r in refs.values())
+    text = (
+        f"MSE ratios (normalized), 95 % intervals from {boot['n_resamples']} resamples of the {boot['n_groups']} "
+        f"test series. Model / reference: {model}. References / persistence: {base}"
+    )
+    return "\n" + "\n".join(textwrap.wrap(text, width))
+
+
 def plot_one_step(
-    dates,
-    names: list[str],
-    arrays: dict[str, np.ndarray],
+    shown: dict,
     window: int,
     score: dict,
     path: Path,
@@ -150,32 +169,41 @@ def plot_one_step(
     zoom: int = 60,
 ) -> None:
     """Honest one-step forecasts of whole test series: full period (left) and the last `zoom`
-    days (right) with the persistence baseline; errors of model and baseline in the titles."""
+    days (right) with persistence and the AR reference; errors in the titles, every reference's
+    ratio with its interval in the heading. shown: forecast, target, persistence, ar (n, D'),
+    names, x (dates of the forecast days, or None) and day (their steps)."""
+    names, dates = shown["names"], shown["x"]
     n = len(names)
-    fig, axes = plt.subplots(n, 2, figsize=(15, 3.3 * n), squeeze=False, gridspec_kw={"width_ratios": [2, 1]})
+    ar_name = score.get("references", {}).get("ar1_diff", {}).get("name", "AR")
+    fig, axes = plt.subplots(n, 2, figsize=(15, 3.3 * n + 0.6), squeeze=False, gridspec_kw={"width_ratios": [2, 1]})
     for i, name in enumerate(names):
-        target, forecast, pers = arrays["target"][i], arrays["forecast"][i], arrays["persistence"][i]
-        xs = dates[window:] if dates is not None else np.arange(window + 1, window + 1 + len(target))
+        target, forecast, pers = shown["target"][i], shown["forecast"][i], shown["persistence"][i]
+        xs = dates if dates is not None else shown["day"] + 1
         mse_m = float(np.mean((forecast - target) ** 2))
         mse_p = float(np.mean((pers - target) ** 2))
+        mse_a = float(np.mean((shown["ar"][i] - target) ** 2))
         for ax, sl in ((axes[i, 0], slice(None)), (axes[i, 1], slice(-zoom, None))):
             ax.plot(xs[sl], target[sl], lw=1.4, color="k", label="actual")
             ax.plot(xs[sl], forecast[sl], lw=1.2, color="C1", label="model one-step forecast")
             if sl.start is not None:
                 ax.plot(xs[sl], pers[sl], lw=1.0, ls=":", color="C2", label="persistence (x̂ₜ₊₁ = xₜ)")
+                ax.plot(xs[sl], shown["ar"][i][sl], lw=1.0, ls="--", color="C4", label=ar_name)
             ax.set_ylabel(ylabel)
             ax.set_xlabel("date" if dates is not None else "time step")
             date_axis(ax, dates)
         axes[i, 0].set_title(
             f"test {name}: one-step MSE{' (' + units.symbol + '²)' if units else ''} model {mse_m:.3g}, "
-            f"persistence {mse_p:.3g}, ratio {mse_m / mse_p if mse_p > 0 else float('inf'):.2f}"
+            f"persistence {mse_p:.3g}, {ar_name} {mse_a:.3g}; model/persistence "
+            f"{mse_m / mse_p if mse_p > 0 else float('inf'):.3f}",
+            fontsize=10,
         )
         axes[i, 1].set_title(f"last {zoom} days")
         axes[i, 0].legend(loc="best")
         axes[i, 1].legend(loc="best", fontsize=9, framealpha=0.6)
     fig.suptitle(
-        f"One-step forecasts (window of {window} known values), all test series: {_fmt_score(score, units)}",
-        fontsize=11,
+        f"One-step forecasts (window of {window} known values), all test series: {_fmt_score(score, units)}"
+        + _fmt_references(score),
+        fontsize=10,
     )
     fig.tight_layout()
     save_figure(fig, path)
@@ -204,6 +232,9 @@ def plot_multi_step(
         ax.plot(fut, arrays["multi"][i], color="C3", lw=1.5, label="multi-step (own forecasts fed back)")
         ax.plot(fut, arrays["one"][i], color="C1", lw=1.2, ls="--", label="one-step (true history)")
         ax.plot(fut, arrays["flat"][i], color="C2", lw=1.2, ls=":", label="persistence (last known value)")
+        if "ar" in arrays:
+            ar_name = score.get("references", {}).get("ar1_diff", {}).get("name", "AR")
+            ax.plot(fut, arrays["ar"][i], color="C4", lw=1.2, ls="--", label=f"{ar_name}, iterated")
         ax.axvline(xs[context - 1], color="grey", lw=1, ls="-.")
         y = seqs[i, context:]
         mse_m = float(np.mean((arrays["multi"][i] - y) ** 2))
@@ -217,8 +248,9 @@ def plot_multi_step(
         date_axis(ax, dates)
         ax.legend(loc="best", fontsize=9, framealpha=0.6)
     fig.suptitle(
-        f"Multi-step forecasts after {context} known values, all test sequences: {_fmt_score(score, units)}",
-        fontsize=11,
+        f"Multi-step forecasts after {context} known values, all test sequences: {_fmt_score(score, units)}"
+        + _fmt_references(score),
+        fontsize=10,
     )
     fig.tight_layout()
     save_figure(fig, path)
@@ -235,6 +267,10 @@ def plot_error_vs_horizon(rows: list[dict], score: dict, path: Path, units: Unit
     styles = (
         ("multi_model", "model multi-step", "C3", "-"),
         ("multi_persistence", "persistence, last known value held", "C2", ":"),
+        *(
+            (f"multi_{key}", f"{ref['name']}, iterated", color, (0, (5, 2)))
+            for (key, ref), color in zip(score.get("references", {}).items(), ("C5", "C4", "C6"))
+        ),
         ("one_step_model", "model one-step", "C1", "--"),
         ("one_step_persistence", "persistence one-step (previous value)", "C0", "-."),
     )

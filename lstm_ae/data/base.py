@@ -11,7 +11,8 @@ A dataset's ``load(...)`` returns a :class:`SequenceData`: three splits held who
 - ``series``: when items are windows of longer series (:class:`Series`: values in real units,
   names, dates). Each split then names the series of every item (``Split.names``) and where the
   item starts in it (``Split.start``). Forecasts then run over whole test series, figures put
-  dates on the x-axis, and the series named in ``Series.shown`` are drawn whole.
+  dates on the x-axis, and the series named in ``Series.shown`` are drawn whole. ``Series.breaks``
+  marks gaps (e.g. two periods years apart in one file): no item and no forecast spans one.
 - ``stats``: free-form numbers and strings about loading (counts, times, paths), for logs and
   eval.json only; no code reads a key of it.
 
@@ -92,6 +93,13 @@ class Series:
     shown: tuple[str, ...] = ()  # series drawn whole in `figure` (those present), e.g. two stocks
     figure: str = "series.png"  # file name of that figure
     title: str = "whole series"  # its title; " of <names>" is appended
+    breaks: tuple[int, ...] = ()  # steps p where a new stretch starts (p-1, p not consecutive: a gap in
+    # the dates); no item and no forecast window spans one
+
+    def segments(self) -> list[tuple[int, int]]:
+        """The gap-free stretches [start, stop) of the steps 0..D-1."""
+        edges = [0, *self.breaks, self.values.shape[1]]
+        return list(zip(edges[:-1], edges[1:]))
 
     def rows(self, names: Sequence[str]) -> np.ndarray:
         """Row of each name in ``values``."""

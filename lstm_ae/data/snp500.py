@@ -12,7 +12,10 @@ delisted) or a missing high are dropped. On the Kaggle file (505 symbols, 1007 d
 missing high.
 
 Sequences: each kept stock's series is cut into windows of ``seq_len`` days, one every
-``stride`` days (non-overlapping by default); the model's T is ``seq_len``. Stocks (not
+``stride`` days (non-overlapping by default); the model's T is ``seq_len``. More than
+``max_gap_days`` (10) calendar days between consecutive trading days (a file holding two periods
+years apart) split the calendar there (Series.breaks): windows start anew after the gap and never
+span it. Stocks (not
 windows) are split train/val/test with a seeded permutation, so test stocks are never seen in
 training. Windows are ordered window-major (all stocks' first window, then the second ...), so
 the first test items are different stocks.
@@ -211,8 +214,18 @@ def clean(df: pd.DataFrame, column: str = "high", source: str = "CSV") -> Cleane
 
 
 # -- windows and splits -----------------------------------------------------------------------
-def window_starts(n_days: int, seq_len: int, stride: int) -> np.ndarray:
-    return np.arange(0, n_days - seq_len + 1, stride)
+def gap_breaks(dates: pd.DatetimeIndex, max_gap_days: int) -> tuple[int, ...]:
+    """Positions p where more than max_gap_days calendar days pass between dates p-1 and p (far more
+    than a weekend or a holiday: two periods of one file), i.e. where a new stretch of days starts."""
+    days = np.diff(np.asarray(dates, dtype="datetime64[D]").astype(np.int64))
+    return tuple(int(p) + 1 for p in np.flatnonzero(days > max_gap_days))
+
+
+def window_starts(n_days: int, seq_len: int, stride: int, breaks: tuple[int, ...] = ()) -> np.ndarray:
+    """Window starts every `stride` days within each gap-free stretch (no window spans a break)."""
+    edges = [0, *breaks, n_days]
+    parts = [np.arange(a, b - seq_len + 1, stride) for a, b in zip(edges[:-1], edges[1:])]
+    return np.concatenate(parts).astype(np.int64)
 
 
 def _make_split(cleaned: Cleaned, rows: np.ndarray, starts: np.ndarray, seq_len: int, fit_len: int, scaler) -> Split:
@@ -238,6 +251,7 @@ def load(
     task: str = "reconstruct",
     scale_on: str | None = None,
     cv_folds: int = 1,
+    max_gap_days: int = 10,
 ) -> SequenceData:
     """Read, clean, window, split by stock and normalize the S&P 500 CSV."""
     t0 = time.perf_counter()
@@ -251,6 +265,8 @@ def load(
         raise ConfigError(f"dataset.margin must be in [0, 1], got {margin}")
     if not isinstance(cv_folds, int) or cv_folds < 1:
         raise ConfigError(f"dataset.cv_folds must be an integer >= 1, got {cv_folds}")
+    if not isinstance(max_gap_days, int) or max_gap_days < 1:
+        raise ConfigError(f"dataset.max_gap_days must be an integer >= 1, got {max_gap_days}")
     scope = scale_on or ("inputs" if task == "predict" else "all")
     if scope not in SCALE_SCOPES:
         raise ConfigError(f"dataset.scale_on must be one of {', '.join(SCALE_SCOPES)} or null; got {scale_on!r}")
@@ -269,7 +285,17 @@ def load(
         )
     perm = np.random.default_rng(seed).permutation(n_stocks)
     parts = {"train": perm[:n_train], "val": perm[n_train : n_train + n_val], "test": perm[n_train + n_val :]}
-    starts = window_starts(n_days, seq_len, stride)
+    breaks = gap_breaks(cleaned.dates, max_gap_days)
+    gaps = [f"{cleaned.dates[p - 1].date()} -> {cleaned.dates[p].date()}" for p in breaks]
+    if gaps:
+        log.warning("%s: split at %d calendar gap(s) > %d days: %s", path, len(gaps), max_gap_days, ", ".join(gaps))
+    starts = window_starts(n_days, seq_len, stride, breaks)
+    if len(starts) == 0:
+        longest = max(b - a for a, b in zip([0, *breaks], [*breaks, n_days]))
+        raise DataError(
+            f"{path}: no gap-free stretch of {seq_len} trading days (dataset.seq_len); the longest has {longest} "
+            f"(gaps: {', '.join(gaps)})"
+        )
     scaler = WindowScaler(margin)
     fit_len = seq_len - 1 if scope == "inputs" else seq_len
     built = {k: _make_split(cleaned, np.sort(rows), starts, seq_len, fit_len, scaler) for k, rows in parts.items()}
@@ -280,6 +306,7 @@ def load(
         "scale_on": scope,
         "fit_len": fit_len,
         "windows_per_stock": len(starts),
+        "gaps": "; ".join(gaps) or "none",
         "read_time_s": t_read,
     }
     data = SequenceData(
@@ -291,7 +318,13 @@ def load(
         value_label=f"daily {column} ($)",
         units=Units(symbol="$", suffix="dollars", scaler=scaler),
         series=Series(
-            cleaned.values, cleaned.symbols, cleaned.dates, shown=SHOWN, figure=FIGURE, title=f"S&P 500: daily {column}"
+            cleaned.values,
+            cleaned.symbols,
+            cleaned.dates,
+            shown=SHOWN,
+            figure=FIGURE,
+            title=f"S&P 500: daily {column}",
+            breaks=breaks,
         ),
         stats=stats,
     )
