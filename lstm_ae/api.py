@@ -172,7 +172,7 @@ def _fit_preset(preset: str, overrides: list[str], out) -> Autoencoder:
     from hydra import compose, initialize_config_dir
 
     from lstm_ae import pipeline
-    from lstm_ae.cli import CONF_DIR, group_options
+    from lstm_ae.config import CONF_DIR, group_options
 
     if preset not in group_options("experiment"):
         raise ConfigError(f"unknown preset {preset!r}; allowed: {', '.join(group_options('experiment'))}")

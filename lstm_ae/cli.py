@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from lstm_ae.config import CONF_DIR
+from lstm_ae.config import CONF_DIR, group_options
 
 GROUPS = ("model", "dataset", "optimizer", "scheduler", "task", "trainer", "process", "experiment")
 _PLAIN = re.compile(r"^[A-Za-z0-9_\-]+(,[A-Za-z0-9_\-]+)*$")
@@ -30,10 +30,6 @@ def normalize_overrides(argv: list[str]) -> list[str]:
             arg = f"{MOVED[key]}={value}"
         out.append(arg)
     return out
-
-
-def group_options(group: str, conf_dir: Path = CONF_DIR) -> list[str]:
-    return sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
 
 
 def _extra_conf_dirs(argv: list[str]) -> list[Path]:

@@ -120,7 +120,7 @@ def check_optimizer(cfg: DictConfig) -> None:
     opt = cfg.optimizer
     _require(
         opt is not None and "_target_" in opt,
-        "optimizer: choose one of the optimizer group (adam, adamw, sgd, rmsprop)",
+        f"optimizer: choose one of the optimizer group ({', '.join(group_options('optimizer'))})",
     )
     lr = opt.get("lr")
     _require(isinstance(lr, (int, float)) and lr > 0, f"optimizer.lr must be a positive number, got {lr}")
@@ -128,6 +128,11 @@ def check_optimizer(cfg: DictConfig) -> None:
     _require(isinstance(wd, (int, float)) and wd >= 0, f"optimizer.weight_decay must be >= 0, got {wd}")
     fused = opt.get("fused")  # torch would take any truthy value, e.g. the string "no", as true
     _require(fused is None or isinstance(fused, bool), f"optimizer.fused must be true, false or null, got {fused!r}")
+
+
+def group_options(group: str, conf_dir: Path = CONF_DIR) -> list[str]:
+    """The options of a config group: the YAML files in its folder."""
+    return sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
 
 
 def group_defaults(group: str, option: str = "default") -> DictConfig:
@@ -155,5 +160,7 @@ def validate(cfg: DictConfig) -> tuple[ModelConfig, TrainerConfig]:
     trainer = typed_trainer(cfg.trainer)
     typed_process(cfg.get("process"))
     check_optimizer(cfg)
-    _require("_target_" in cfg.dataset, "dataset: choose one of the dataset group (toy, mnist, snp500)")
+    _require(
+        "_target_" in cfg.dataset, f"dataset: choose one of the dataset group ({', '.join(group_options('dataset'))})"
+    )
     return model, trainer

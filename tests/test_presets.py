@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import run_cli
-from lstm_ae.cli import group_options
+from lstm_ae.config import group_options
 
 SMALL = {
     "toy": ["dataset.size=200"],
