@@ -21,6 +21,7 @@ from lstm_ae.config import TrainerConfig
 from lstm_ae.data.base import Split
 from lstm_ae.errors import ConfigError
 from lstm_ae.tasks import Task
+from lstm_ae.tracking import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +152,11 @@ class Trainer:
         *,
         seed: int | None = None,
         epoch_callbacks: list[Callable[[int, float], None]] | None = None,
+        tracker: Tracker | None = None,
     ) -> None:
         """cfg: the validated trainer section (lstm_ae.config.TrainerConfig); seed overrides cfg.seed
-        (cross-validation folds); epoch_callbacks(epoch, objective) run after each epoch and may raise."""
+        (cross-validation folds); epoch_callbacks(epoch, objective) run after each epoch and may raise;
+        tracker: TensorBoard events and progress bar (default: lstm_ae.tracking.Tracker of run_dir)."""
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
         self.model = model.to(self.device)
@@ -164,6 +167,7 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.grad_clip = cfg.grad_clip or None
         self.epoch_callbacks = epoch_callbacks or []
+        self.tracker = tracker if tracker is not None else Tracker(self.run_dir)
         self.shuffle_gen = torch.Generator().manual_seed(cfg.seed if seed is None else seed)
         self.scheduler = None
         self.scheduler_interval = "epoch"
@@ -280,7 +284,9 @@ class Trainer:
             grad_norm_sum += norm
             grad_norm_max = max(grad_norm_max, norm)
             clipped += bool(self.grad_clip) and norm > self.grad_clip
-            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * weight
+            loss_value = float(loss.detach())
+            sums["loss"] = sums.get("loss", 0.0) + loss_value * weight
+            self.tracker.step(epoch, self.cfg.epochs, step, steps_per_epoch, loss_value)
             for key, value in parts.items():
                 sums[key] = sums.get(key, 0.0) + float(value) * weight
             now = time.perf_counter()
@@ -356,6 +362,7 @@ class Trainer:
                 bad_epochs += 1
             write_csv(self.run_dir / "metrics.csv", history)
             save_torch(self.run_dir / LAST_CKPT, self._state(epoch, best, best_epoch, bad_epochs, history))
+            self.tracker.epoch_end(row, self.model, self.task, val)
             elapsed = time.perf_counter() - t_start
             eta = elapsed / (epoch - start_epoch + 1) * (self.cfg.epochs - epoch)
             extra = "".join(f" {k} {v:.4f}" for k, v in val_metrics.items() if k not in ("val_loss",))
@@ -372,8 +379,12 @@ class Trainer:
                 epoch_time,
                 _fmt_time(eta),
             )
-            for callback in self.epoch_callbacks:
-                callback(epoch, objective)  # may raise (e.g. a pruner's TrialPruned)
+            try:
+                for callback in self.epoch_callbacks:
+                    callback(epoch, objective)  # may raise (e.g. a pruner's TrialPruned)
+            except BaseException:
+                self.tracker.close()
+                raise
             if (
                 self.cfg.early_stopping.patience
                 and bad_epochs >= self.cfg.early_stopping.patience
@@ -387,4 +398,5 @@ class Trainer:
                 log.info("stopping: %s", reason)
                 break
         epochs_run = history[-1]["epoch"] if history else 0
+        self.tracker.close()
         return TrainOutcome(status, epochs_run, best_epoch, best, history, reason)
