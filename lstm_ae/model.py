@@ -40,6 +40,7 @@ class LSTMAutoencoder(nn.Module):
         chrono_init: int = 0,
         fold_decoder_input: bool = False,
         residual_predict: bool = False,
+        linear_skip: bool = False,
     ) -> None:
         super().__init__()
         if class_from not in ("z", "decoder"):
@@ -57,6 +58,9 @@ class LSTMAutoencoder(nn.Module):
         if self.residual_predict:
             nn.init.zeros_(self.predictor.weight)
             nn.init.zeros_(self.predictor.bias)
+        # linear skip (with the residual head): + a (x_t - x_{t-1}), one learned coefficient per feature,
+        # zero-initialised: the head then holds a linear AR(1) on differences plus what the LSTM adds
+        self.skip = nn.Parameter(torch.zeros(input_size)) if self.residual_predict and linear_skip else None
         self.class_from = class_from
         if chrono_init > 1:
             self._chrono_init(chrono_init)
@@ -108,4 +112,7 @@ class LSTMAutoencoder(nn.Module):
         if self.predictor is not None:
             head = self.predictor(dec_h)
             pred = x + head if self.residual_predict else torch.sigmoid(head)
+            if self.skip is not None:
+                diff = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
+                pred = pred + self.skip * diff
         return AEOutput(recon=recon, z=z, logits=logits, pred=pred)

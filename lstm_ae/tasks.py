@@ -106,15 +106,17 @@ class PredictTask(Task):
     Only the last step's prediction is a forecast (the encoder has read x_{t+1} before ỹ_t for
     t < T-1); last_weight weights that step's error relative to each earlier one in the prediction
     MSE (1: plain mean). residual: the head predicts the change, ỹ_t = x_t + Δ_t, starting at
-    persistence."""
+    persistence. The loss part `next` is the last step's MSE alone: the honest one-step error of
+    each window, so val_next can select the checkpoint (task.objective=val_next)."""
 
     name: str = "predict"
-    parts: tuple[str, ...] = ("recon", "pred")
+    parts: tuple[str, ...] = ("recon", "pred", "next")
     pred_weight: float = 1.0
     forecast_every: int = 1  # score the one-step forecast of every k-th day of each test series
     multistep_context: int | None = None  # known values before multi-step forecasts; None: see lstm_ae.forecast
     last_weight: float = 1.0  # weight of the last (honest) step in the prediction MSE, relative to each earlier step
     residual: bool = False  # the head predicts the change from the last known value
+    linear_skip: bool = False  # with residual: + a learned a (x_t - x_{t-1}) (a linear AR(1) on differences)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -122,6 +124,8 @@ class PredictTask(Task):
             raise ConfigError(f"task.last_weight must be >= 0, got {self.last_weight}")
         if not isinstance(self.residual, bool):
             raise ConfigError(f"task.residual must be true or false, got {self.residual!r}")
+        if self.linear_skip is not False and (self.linear_skip is not True or not self.residual):
+            raise ConfigError(f"task.linear_skip=true needs task.residual=true; got linear_skip={self.linear_skip!r}")
         if self.pred_weight < 0:
             raise ConfigError(f"task.pred_weight must be >= 0, got {self.pred_weight}")
         if not isinstance(self.forecast_every, int) or self.forecast_every < 1:
@@ -132,7 +136,7 @@ class PredictTask(Task):
             raise ConfigError(f"task.multistep_context must be null or an integer >= 1, got {self.multistep_context}")
 
     def model_heads(self, n_classes: int) -> dict:
-        return {"predict": True, "residual_predict": self.residual}
+        return {"predict": True, "residual_predict": self.residual, "linear_skip": self.linear_skip}
 
     def check_data(self, data) -> None:
         if data.seq_len < 3:
@@ -158,4 +162,5 @@ class PredictTask(Task):
             weights = torch.ones_like(per_step)
             weights[-1] = self.last_weight
             pred = (weights * per_step).sum() / weights.sum()
-        return recon + self.pred_weight * pred, {"recon": recon.detach(), "pred": pred.detach()}
+        nxt = F.mse_loss(out.pred[:, -1].detach().float(), target[:, -1])
+        return recon + self.pred_weight * pred, {"recon": recon.detach(), "pred": pred.detach(), "next": nxt}
