@@ -151,7 +151,7 @@ def _forecasts(run: Path, study: Path) -> list[Table]:
     tables = [Table("Forecasts vs persistence (MSE normalized; RMSE in real units)", header, rows)] if rows else []
     df = _read_csv(run / "error_vs_horizon.csv")
     if df is not None and len(df) and "horizon" in df:
-        cols = [c for c in df.columns if c == "horizon" or c.endswith("_mse")]
+        cols = ["horizon", *(c for c in df.columns if c.endswith("_mse") and ("model" in c or "persistence" in c))]
         picked = df[df["horizon"].isin([1, 2, 5, 10, 20, 30, 40, int(df["horizon"].max())])]
         caption = "Error vs horizon (error_vs_horizon.csv, normalized MSE, selected horizons)"
         tables.append(Table(caption, cols, picked[cols].values.tolist()))
@@ -214,7 +214,7 @@ TASKS: tuple[Task, ...] = (
         "MNIST pixel by pixel vs row by row",
         "The same images as 784 steps of one pixel: a far longer memory for the same model size.",
         ("experiment=mnist_pixel",),
-        quick=("dataset.train_subset=2000", "dataset.val_size=500", "dataset.test_subset=500", "trainer.epochs=1"),
+        quick=("dataset.train_subset=1000", "dataset.val_size=250", "dataset.test_subset=250", "trainer.epochs=1"),
         data="mnist",
         figures=("accuracy.png", "loss.png", "reconstructions.png"),
         tables=_pixel_vs_row,
@@ -363,10 +363,11 @@ def _html_table(t: Table) -> str:
 
 
 def _html_figure(path: Path) -> str:
-    """The PNG inline; figures much wider than tall (side-by-side panels) take the full width."""
+    """The PNG inline; figures much wider than tall (side-by-side panels) or dense (>= 1.4 megapixels)
+    take the full width, the others half of it."""
     png = path.read_bytes()
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # IHDR
-    wide = " class=wide" if width > 1.8 * max(height, 1) else ""
+    wide = " class=wide" if width > 1.8 * max(height, 1) or width * height >= 1.4e6 else ""
     data = base64.b64encode(png).decode("ascii")
     return (
         f'<figure{wide}><img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
@@ -464,7 +465,7 @@ CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222;
        line-height: 1.45; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
-pre { background: #f4f4f4; padding: 0.6em; white-space: pre-wrap; word-break: break-all; font-size: 0.85em; }
+pre { background: #f4f4f4; padding: 0.6em; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.85em; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 caption { text-align: left; font-weight: 600; padding-bottom: 0.3em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
