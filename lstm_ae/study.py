@@ -554,14 +554,15 @@ def _default(dataset: str, key: str) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m lstm_ae.study", description=__doc__.splitlines()[0])
+    about = "Run (or reuse when finished) every task of the study and write one self-contained report."
+    p = argparse.ArgumentParser(prog="python -m lstm_ae.study", description=about)
     p.add_argument("folder", type=Path, help="the study folder: one sub-folder per task, report.html")
     p.add_argument("--quick", action="store_true", help="data subsets, few epochs, small grids (minutes)")
     p.add_argument(
         "--mnist-root", help=f"folder holding MNIST/raw (default: dataset.root, {_default('mnist', 'root')})"
     )
     p.add_argument("--snp500-csv", help=f"the S&P 500 CSV (default: dataset.path, {_default('snp500', 'path')})")
-    p.add_argument("--only", help=f"comma list of tasks to run and report (default all): {','.join(KEYS)}")
+    p.add_argument("--only", help=f"comma list of tasks to run and report (default all): {', '.join(KEYS)}")
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="an override added to every command (repeatable), e.g. trainer.device=cuda")  # fmt: skip
     p.add_argument("--no-pdf", action="store_true", help="write the HTML only")
