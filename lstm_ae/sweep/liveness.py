@@ -81,11 +81,10 @@ class Liveness:
         return float(min(self.interval or 10, 10))
 
     def owner(self) -> dict:
-        """The user attributes that mark a trial as this process's."""
-        out = {OWNER_HOST: this_host(), OWNER_PID: os.getpid()}
-        if self.enabled:
-            out[BEATS] = self.interval
-        return out
+        """The user attributes that mark a trial as this process's, in the order to set them: a process
+        killed between two of them leaves a trial that is still judged (BEATS before the host)."""
+        out = {BEATS: self.interval} if self.enabled else {}
+        return {**out, OWNER_HOST: this_host(), OWNER_PID: os.getpid()}
 
     def can_judge(self, trial: FrozenTrial) -> bool:
         """Whether a RUNNING trial will, if its process is dead, be found stale (so it is worth waiting for):
