@@ -4,6 +4,7 @@ with them (dataset modules included); lstm_ae.plots builds the figures of a run 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -32,10 +33,11 @@ def epoch_axis(ax) -> None:
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     lo, hi = ax.get_xlim()
-    if hi - lo < 2:  # one epoch: matplotlib would tick 0.95 ... 1.05
-        center = round((lo + hi) / 2)
-        ax.set_xlim(center - 1, center + 1)
-        ax.set_xticks([center])
+    first, last = math.ceil(lo), math.floor(hi)
+    if last - first < 2:  # one or two epochs: tick each (matplotlib would tick 0.95 ... 1.05, or only 2)
+        if first >= last:
+            ax.set_xlim(first - 1, first + 1)
+        ax.set_xticks(list(range(first, last + 1)))
 
 
 def date_axis(ax, dates) -> None:

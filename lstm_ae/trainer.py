@@ -109,6 +109,7 @@ def evaluate(model, task: Task, split: Split, device, precision: str, batch_size
     return {key: value / n for key, value in totals.items()}
 
 
+SCHEDULE_CHECK_STEPS = 1000  # schedules over at most this many steps are played through before training
 GPU_DATA_FRACTION = 0.25  # a split is moved to the GPU when it takes at most this part of its free memory
 
 
@@ -181,7 +182,21 @@ class Trainer:
         self.scheduler_interval = self.scheduler_cfg.get("interval", "epoch")
         extra = {}
         if self.scheduler_cfg.get("needs_total_steps"):
-            extra["total_steps"] = self.cfg.epochs * steps_per_epoch
+            extra["total_steps"] = total = self.cfg.epochs * steps_per_epoch
+            # a schedule over few steps can divide by a zero-length phase (OneCycleLR at 4 steps): play
+            # short ones through on a throw-away optimizer first (~0.1 s), so that is one line before training
+            dummy = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=self.optimizer.param_groups[0]["lr"])
+            try:
+                trial = factory(dummy, **extra)
+                for _ in range(total if total <= SCHEDULE_CHECK_STEPS else 0):
+                    dummy.step()
+                    trial.step()
+            except (ZeroDivisionError, ValueError) as exc:
+                raise ConfigError(
+                    f"scheduler: {type(exc).__name__} ({exc}) over {total} steps ({self.cfg.epochs} epochs of "
+                    f"{steps_per_epoch}); give it more steps (trainer.epochs, more data, a smaller "
+                    "trainer.batch_size) or another scheduler"
+                ) from None
         self.scheduler = factory(self.optimizer, **extra)
 
     def _scheduler_step(self, when: str, val_objective: float | None = None) -> None:

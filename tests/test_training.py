@@ -135,3 +135,38 @@ def test_a_garbage_last_checkpoint_is_one_line_and_marks_the_run_failed(tmp_path
     assert len(lines) == 1 and str(run / "last.pt") in lines[0], again.stderr
     assert "trainer.resume=false" in lines[0] and "delete" in lines[0] and "weights_only" not in lines[0]
     assert json.loads((run / "result.json").read_text())["status"] == "failed"
+
+
+def test_a_schedule_too_short_for_its_phases_is_one_line_before_training(tmp_path):
+    """OneCycleLR over 4 steps divides by a zero-length warm-up phase: one line, exit 2, result.json failed."""
+    import json
+
+    from conftest import run_cli
+
+    run = tmp_path / "run"
+    args = ["dataset.size=200", "scheduler=onecycle", "trainer.epochs=1", "trainer.batch_size=32", "model.hidden=4"]
+    proc = run_cli(*args, f"hydra.run.dir={run}", cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: scheduler: ZeroDivisionError") and "4 steps" in lines[0]
+    assert json.loads((run / "result.json").read_text())["status"] == "failed"
+    assert not (run / "metrics.csv").exists()
+
+
+def test_epoch_axes_tick_whole_epochs_only():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lstm_ae.charts import epoch_axis
+
+    for n in (1, 2, 3, 12):
+        fig, ax = plt.subplots()
+        ax.plot(range(1, n + 1), range(n))
+        epoch_axis(ax)
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert all(float(t).is_integer() for t in ticks), (n, ticks)
+        assert ticks[0] == 1 and ticks[-1] == n if n <= 3 else len(ticks) >= 3
+        plt.close(fig)
