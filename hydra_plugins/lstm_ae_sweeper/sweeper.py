@@ -34,7 +34,7 @@ class StopsWithSweep:
 
 
 class LstmAeOptunaSweeper(Sweeper):
-    """Takes hydra-optuna-sweeper's settings plus pruner, grid_for_choices and max_failure_rate."""
+    """Takes hydra-optuna-sweeper's settings plus pruner, grid_for_choices, max_failure_rate and heartbeats."""
 
     def __init__(self, **settings: Any) -> None:
         self.settings = settings

@@ -143,9 +143,11 @@ class Liveness:
             thread.join()
 
     # -- judging -------------------------------------------------------------------------------
-    def fail_stale(self, study: optuna.Study) -> list[int]:
+    def fail_stale(self, study: optuna.Study, claims_locked: bool = False) -> list[int]:
         """Fail the RUNNING trials whose sweep process is gone; return their numbers. A FAIL without the
-        sweeper's status is a killed trial: its grid point (or sampled configuration) runs again."""
+        sweeper's status is a killed trial: its grid point (or sampled configuration) runs again.
+        claims_locked: the caller holds the lock every sweep process sharing the study holds from asking
+        for a trial until its owner is set, so a trial without an owner was left by a dead claimer."""
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         if not running:
             return []
@@ -155,6 +157,8 @@ class Liveness:
             owner, pid = t.user_attrs.get(OWNER_HOST), t.user_attrs.get(OWNER_PID)
             if owner == host and pid is not None and not pid_alive(int(pid)):
                 stale.append((t.number, f"its sweep process (pid {pid}) on this host is gone"))
+            elif claims_locked and pid is None:
+                stale.append((t.number, "its sweep process died while claiming it"))
             elif not self.enabled:
                 continue
             elif owner is None and t.datetime_start is not None:
@@ -167,7 +171,7 @@ class Liveness:
         for number, why in stale:
             study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
             log.warning("trial %d marked FAIL: %s; it runs again", number, why)
-        if self.enabled and isinstance(self.storage, optuna.storages.RDBStorage):
+        if self.enabled and isinstance(self.storage, optuna.storages.RDBStorage):  # Optuna's own check
             judged = {n for n, _ in stale}
             with warnings.catch_warnings():  # fail_stale_trials is marked experimental since Optuna 2.9
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

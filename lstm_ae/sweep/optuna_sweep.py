@@ -47,7 +47,14 @@ from optuna.trial import TrialState
 
 from lstm_ae.sweep import space as search
 from lstm_ae.sweep.liveness import OWNER_HOST, OWNER_PID, STATUS, Liveness, killed, pid_alive, this_host
-from lstm_ae.sweep.storage import is_journal, lock_path_for, open_storage, root_cause, storage_errors
+from lstm_ae.sweep.storage import (
+    is_journal,
+    lock_beside_storage,
+    lock_path_for,
+    open_storage,
+    root_cause,
+    storage_errors,
+)
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +328,9 @@ class OptunaSweep:
         while True:
             self.doing = "claiming trials"
             with self.claim_lock():
-                self.liveness.fail_stale(study)  # also while running: a partner sweeper may have died
+                # also while running: a partner may have died. The lock is shared by every sweep process
+                # when it lies beside a SQLite or journal file (on a database server, only on one host).
+                self.liveness.fail_stale(study, claims_locked=lock_beside_storage(self.storage_spec))
                 trials = self.claim_trials(study, grid, planned)
             if not trials:
                 self.doing = "checking other sweep processes' trials"

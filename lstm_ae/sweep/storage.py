@@ -75,6 +75,11 @@ def root_cause(exc: BaseException) -> str:
     return (text.splitlines() or [type(exc).__name__])[0]
 
 
+def lock_beside_storage(spec: str | None) -> bool:
+    """Whether every process sharing the study takes the same lock file (SQLite, journal file)."""
+    return bool(spec) and (is_journal(spec) or _sqlite_path(spec) is not None)
+
+
 def lock_path_for(spec: str | None, sweep_dir: Path) -> Path:
     """The file that serializes sweep processes sharing a study: beside a SQLite or journal file,
     else in the sweep folder."""
