@@ -508,7 +508,7 @@ def _forecast_figures(data, window, context, one, shown, multi, plotted, out_dir
 def _log_scores(one: dict, multi: dict, window: int, units) -> None:
     def vs(score):
         return ", ".join(
-            f"{key} {v['ratio']:.3f} [{v['ci_low']:.3f}, {v['ci_high']:.3f}]" for key, v in score["model_vs"].items()
+            f"{key} {v['ratio']:.4f} [{v['ci_low']:.4f}, {v['ci_high']:.4f}]" for key, v in score["model_vs"].items()
         )
 
     unit_text = ""

@@ -147,7 +147,7 @@ def _fmt_references(score: dict, width: int = 150) -> str:
     import textwrap
 
     def ci(v):
-        return f"{v['ratio']:.3f} [{v['ci_low']:.3f}, {v['ci_high']:.3f}]"
+        return f"{v['ratio']:.4f} [{v['ci_low']:.4f}, {v['ci_high']:.4f}]"
 
     refs, boot = score["references"], score["bootstrap"]
     model = "; ".join(f"{refs[k]['name'] if k in refs else k} {ci(v)}" for k, v in score["model_vs"].items())
@@ -286,6 +286,12 @@ def plot_error_vs_horizon(rows: list[dict], score: dict, path: Path, units: Unit
         + (
             f" ({score[f'ratio_{units.suffix}']:.2f} in {units.symbol})"
             if units and f"ratio_{units.suffix}" in score
+            else ""
+        )
+        + (
+            f"; model / {score['references']['ar1_diff']['name']} (iterated) {score['ratio_ar']:.4f} "
+            f"[{score['ratio_ar_ci'][0]:.4f}, {score['ratio_ar_ci'][1]:.4f}] (95 % interval)"
+            if "ratio_ar" in score
             else ""
         ),
         fontsize=11,

@@ -141,7 +141,7 @@ def test_presets_compose():
     assert rec.dataset.name == pred.dataset.name == "snp500"
     assert (rec.task.name, rec.dataset.cv_folds, rec.dataset.task) == ("reconstruct", 3, "reconstruct")
     assert (pred.task.name, pred.dataset.cv_folds, pred.dataset.task) == ("predict", 1, "predict")
-    assert OmegaConf.select(pred, "task.pred_weight") == 1.0
+    assert OmegaConf.select(pred, "task.pred_weight") == 5.0 and pred.task.residual and pred.task.linear_skip
 
 
 def test_cli_bad_csv_exits_2_with_one_line(tmp_path):
