@@ -202,6 +202,8 @@ def _config_of(module: LSTMAutoencoder) -> dict:
         "layers": module.encoder.num_layers,
         "n_classes": module.classifier.out_features if module.classifier is not None else 0,
         "predict": module.predictor is not None,
+        "residual_predict": module.residual_predict,
+        "linear_skip": module.skip is not None,
         "class_from": module.class_from,
         "fold_decoder_input": module.fold_decoder_input,
     }
@@ -221,8 +223,12 @@ def load(path) -> Autoencoder:
             import yaml
 
             run_cfg = yaml.safe_load(saved.read_text()) or {}
+            task = run_cfg.get("task") or {}
             if config["n_classes"]:
-                config["class_from"] = (run_cfg.get("task") or {}).get("class_from", "z")
+                config["class_from"] = task.get("class_from", "z")
+            if config["predict"]:  # the head's form is in the task, not in the weights
+                config["residual_predict"] = bool(task.get("residual", False))
+                config["linear_skip"] = bool(task.get("linear_skip", False))
             config["fold_decoder_input"] = bool((run_cfg.get("model") or {}).get("fold_decoder_input", True))
         module = _module_from(config)
         module.load_state_dict(state)

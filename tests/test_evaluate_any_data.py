@@ -79,6 +79,25 @@ def test_result_json_scores_references_with_intervals(predict_run):
     assert {f"multi_{k}_mse" for k in multi_refs} <= set(horizon.columns)
 
 
+def test_the_python_api_loads_the_run_with_its_residual_head(predict_run):
+    """The head's form (residual, linear skip) lives in the task config, not in the weights."""
+    import torch
+
+    from lstm_ae.api import load
+    from lstm_ae.artifacts import load_checkpoint
+    from lstm_ae.model import LSTMAutoencoder
+
+    module = load(predict_run).module
+    assert module.residual_predict and module.skip is not None
+    state = load_checkpoint(predict_run / "best.pt")["model"]
+    direct = LSTMAutoencoder(1, 8, predict=True, residual_predict=True, linear_skip=True)
+    direct.load_state_dict(state)
+    x = torch.rand(3, 49, 1)
+    with torch.inference_mode():
+        torch.testing.assert_close(module(x).pred, direct(x).pred)
+        assert not torch.allclose(module(x).pred, torch.sigmoid(module.predictor(module.decode(module.encode(x), 49))))
+
+
 def _evaluate(capsys, *args) -> tuple[int, str]:
     from lstm_ae.evaluate import main
 
