@@ -7,13 +7,10 @@ import re
 import sys
 from pathlib import Path
 
-from lstm_ae.config import CONF_DIR, group_options
+from lstm_ae.config import CONF_DIR, MOVED, group_options
 
 GROUPS = ("model", "dataset", "optimizer", "scheduler", "task", "trainer", "process", "experiment")
 _PLAIN = re.compile(r"^[A-Za-z0-9_\-]+(,[A-Za-z0-9_\-]+)*$")
-
-
-MOVED = {"trainer.threads": "process.threads", "trainer.keep_freed_memory": "process.keep_freed_memory"}
 
 
 def normalize_overrides(argv: list[str]) -> list[str]:

@@ -130,6 +130,25 @@ def check_optimizer(cfg: DictConfig) -> None:
     _require(fused is None or isinstance(fused, bool), f"optimizer.fused must be true, false or null, got {fused!r}")
 
 
+# keys that moved to another group: old spellings still work on the command line and in saved run folders
+MOVED = {"trainer.threads": "process.threads", "trainer.keep_freed_memory": "process.keep_freed_memory"}
+
+
+def upgrade_saved(cfg: DictConfig) -> DictConfig:
+    """A run folder's saved config brought to today's groups: moved keys in their new place, and a
+    process section (the defaults) for runs saved before it existed. Changes cfg in place."""
+    from omegaconf import open_dict
+
+    with open_dict(cfg):
+        if cfg.get("process") is None:
+            cfg.process = group_defaults("process")
+        for old, new in MOVED.items():
+            group, key = old.split(".")
+            if cfg.get(group) is not None and key in cfg[group]:
+                cfg[new.split(".")[0]][new.split(".")[1]] = cfg[group].pop(key)
+    return cfg
+
+
 def group_options(group: str, conf_dir: Path = CONF_DIR) -> list[str]:
     """The options of a config group: the YAML files in its folder."""
     return sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))

@@ -131,9 +131,10 @@ def write_plots(
             plots.plot_curves(
                 history,
                 "pred",
-                "prediction MSE (normalized)",
+                "in-window prediction MSE\n(normalized; looked ahead)",
                 out / "prediction_loss.png",
-                f"{data.name}: prediction loss vs epoch",
+                f"{data.name}: in-window prediction loss vs epoch\nthe encoder has read all targets but the last: "
+                "not a forecast error (val_next, one_step are)",
                 logy=True,
             )
             files.append("prediction_loss.png")
