@@ -6,12 +6,15 @@ import csv
 import json
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks import bench
 from lstm_ae.model import LSTMAutoencoder
+
+pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
 
 
 def _unrolled(model: LSTMAutoencoder, x: torch.Tensor, folded: bool = False):

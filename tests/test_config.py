@@ -7,8 +7,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from conftest import REPO, run_cli
-from lstm_ae.config import group_options
-from lstm_ae.config import validate
+from lstm_ae.config import group_options, validate
 from lstm_ae.errors import ConfigError
 from lstm_ae.pipeline import prepare
 

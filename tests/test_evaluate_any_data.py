@@ -13,6 +13,8 @@ import pytest
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
+
 FAST = ["model.hidden=8", "dataset.stride=50", "process.threads=1", "trainer.batch_size=256"]
 REFS = ("drift48", "ar1_diff", "ar2_level")
 

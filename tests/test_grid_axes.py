@@ -2,11 +2,13 @@
 summary says when a swept parameter changed nothing."""
 
 import pandas as pd
+import pytest
 
 from conftest import run_cli
 from lstm_ae.report import inert_parameters
 
 
+@pytest.mark.slow
 def test_metrics_record_the_clipped_fraction_and_gradient_norms(tmp_path):
     runs = {}
     for clip in ("0", "1e-4"):

@@ -47,6 +47,7 @@ def _folder(cache):
     return out.stdout.strip()
 
 
+@pytest.mark.slow
 def test_two_racing_processes_build_once_and_clear_a_killed_builds_lock(tmp_path):
     folder = tmp_path / "cache" / os.path.basename(_folder(tmp_path / "cache"))
     (folder / "torch_build").mkdir(parents=True)
@@ -69,6 +70,7 @@ def test_two_racing_processes_build_once_and_clear_a_killed_builds_lock(tmp_path
     assert "ops: True" in again.stdout and "building" not in again.stderr  # a later process only loads it
 
 
+@pytest.mark.slow
 def test_a_run_waits_a_bounded_time_for_another_build_then_uses_nn_lstm(tmp_path):
     cache = tmp_path / "cache"
     folder = cache / os.path.basename(_folder(cache))

@@ -76,6 +76,7 @@ def test_classify_on_unlabelled_data_is_refused(tmp_path):
     assert proc.stderr.strip() == "error: task=classify needs labelled data; dataset=toy has no class labels"
 
 
+@pytest.mark.slow
 def test_short_row_training_lifts_accuracy_far_above_chance(mnist_root, tmp_path):
     """3 epochs on 4,000 real training digits: validation accuracy > 70 % (chance: 10 %);
     result.json, metrics.csv and the printed log hold the same numbers; figures exist."""

@@ -57,6 +57,7 @@ def test_a_dataset_from_its_own_module_and_yaml_trains_evaluates_and_plots(tmp_p
     assert "sines_series.png" in test["figures"]
 
 
+@pytest.mark.slow
 def test_its_units_and_series_give_real_unit_forecasts_and_evaluate_reproduces_them(tmp_path, sines):
     run, result = _train(tmp_path, "task=predict")
     test = result["test"]

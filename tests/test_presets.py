@@ -9,6 +9,8 @@ import pytest
 from conftest import run_cli
 from lstm_ae.config import group_options
 
+pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
+
 SMALL = {
     "toy": ["dataset.size=200"],
     "mnist": ["dataset.download=false", "dataset.train_subset=256", "dataset.val_size=128", "dataset.test_subset=128"],

@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO, run_cli
 from lstm_ae import process
 
@@ -46,6 +48,7 @@ def test_wait_policy_is_passive_on_a_busy_machine_unless_the_user_set_one():
         assert _policy({**env, "OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"
 
 
+@pytest.mark.slow
 def test_a_run_on_a_busy_machine_trains_with_the_free_cores_and_says_so(tmp_path):
     with busy_machine():
         proc = run_cli(

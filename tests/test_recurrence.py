@@ -148,6 +148,7 @@ def test_without_the_kernel_the_decoder_falls_back_with_one_warning(monkeypatch,
     assert not recurrence.available(torch.device("meta"))  # and never off the CPU
 
 
+@pytest.mark.slow
 def test_runs_fold_by_default_and_train_the_same_either_way(tmp_path):
     """End to end through run.py: the log says which decoder ran, and one epoch of the toy task (fp32,
     same seed) ends at the same validation loss with the folded decoder as with nn.LSTM."""

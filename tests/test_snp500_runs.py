@@ -11,6 +11,8 @@ import pytest
 
 from conftest import REPO, run_cli
 
+pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
+
 FAST = ["model.hidden=8", "dataset.stride=50", "process.threads=1", "trainer.batch_size=256"]
 
 

@@ -18,6 +18,8 @@ import pytest
 from conftest import REPO
 from lstm_ae import study
 
+pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
+
 # A tiny subset: one toy run and the toy capacity sweep, both --quick and shortened further.
 TINY = ["--quick", "--only", "toy_examples,toy_capacity,snp500_predict", "--override", "trainer.epochs=2",
         "--override", "dataset.size=1000"]  # fmt: skip

@@ -40,6 +40,7 @@ def grid_sweep(tmp_path_factory):
     return sweep_dir, args, proc
 
 
+@pytest.mark.slow
 def test_grid_runs_each_point_once_and_survives_a_diverging_trial(grid_sweep):
     sweep_dir, _, proc = grid_sweep
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -95,6 +96,7 @@ def test_report_cli_rebuilds_summary_of_partly_failed_sweep(grid_sweep):
     assert "diverged" in proc.stdout
 
 
+@pytest.mark.slow
 def test_sampler_search_space_runs_n_trials(tmp_path):
     sweep_dir = tmp_path / "tpe"
     proc = run_cli(
@@ -118,6 +120,7 @@ def test_too_many_failures_stop_the_sweep_with_a_clear_message(tmp_path):
     assert len(pd.read_csv(sweep_dir / "summary.csv")) == 2  # stopped after the 2nd of 3 failures (> 0.5 x 3)
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     """SIGKILL a 4-point grid after two trials, run the same command again: the two finished
     trials are kept (their files untouched), the killed one is marked FAIL and its grid point
@@ -164,6 +167,7 @@ def test_killed_sweep_resumes_without_rerunning_finished_trials(tmp_path):
     assert (summary["status"] == "completed").all()
 
 
+@pytest.mark.slow
 def test_sampled_sweep_records_a_diverged_trial_as_failed_and_goes_on(tmp_path):
     """hydra/sweeper=optuna (the name hydra-optuna-sweeper configs use) with a seeded TPE sampler over
     an interval: the run with an overflowing learning rate is FAIL with its status, the others COMPLETE."""
@@ -189,6 +193,7 @@ def test_sampled_sweep_records_a_diverged_trial_as_failed_and_goes_on(tmp_path):
     assert {t.user_attrs["status"] for t in trials} >= {"diverged"}
 
 
+@pytest.mark.slow
 def test_trials_left_queued_or_running_by_a_dead_sweeper_are_recovered(tmp_path):
     """A sweeper can die between queueing a grid point and asking for it, right after asking
     (the trial has no params yet: the state a SIGKILL left in CI once), or while its trial runs.
@@ -223,6 +228,7 @@ def test_trials_left_queued_or_running_by_a_dead_sweeper_are_recovered(tmp_path)
     assert len(trials) == 5  # the queued point ran as the trial that was waiting, not as a new one
 
 
+@pytest.mark.slow
 def test_a_grid_point_left_running_on_another_host_makes_the_sweep_fail_loudly(tmp_path):
     """The cluster case: a trial left RUNNING by a sweeper on node A cannot be judged from node B (its
     pid means nothing here). The sweep on B runs everything else, then exits non-zero with one line naming

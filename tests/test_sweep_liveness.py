@@ -24,6 +24,8 @@ from conftest import REPO
 from lstm_ae.sweep.liveness import Liveness, this_host
 from lstm_ae.sweep.storage import open_storage
 
+pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
+
 SPHERE = REPO / "tests" / "apps" / "sphere.py"
 BEAT_S, GRACE_S = 1, 3
 FAST_BEAT = [f"hydra.sweeper.heartbeat_interval={BEAT_S}", f"hydra.sweeper.grace_period={GRACE_S}"]

@@ -6,8 +6,11 @@ import sys
 
 import optuna
 import pandas as pd
+import pytest
 
 from conftest import REPO, run_cli
+
+pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
 
 FAST = ["dataset.size=300", "trainer.epochs=3", "model.hidden=8", "process.threads=1"]
 MEDIAN = [

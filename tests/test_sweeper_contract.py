@@ -65,6 +65,7 @@ def test_plain_hydra_app_returning_a_float_is_swept_for_n_trials(tmp_path):
     assert f"**Best trial: {study.best_trial.number}**" in (sweep / "summary.md").read_text()
 
 
+@pytest.mark.slow
 def test_config_written_for_hydra_optuna_sweeper_runs_unchanged(tmp_path):
     """tests/apps/conf/sphere.yaml: hydra/sweeper=optuna, sampler seed, in-memory storage, params with
     range() and choice(); the search space comes from the config alone."""
@@ -290,6 +291,7 @@ def test_basic_sweeper_composes_and_runs_the_app(tmp_path):
     assert not (sweep / "optuna.db").exists()
 
 
+@pytest.mark.slow
 def test_maximize_names_one_best_trial_everywhere(tmp_path):
     """hydra.sweeper.direction=maximize on run.py: the log, optimization_results.yaml and summary.md
     all name the trial with the largest objective."""

@@ -16,6 +16,8 @@ import pytest
 
 from conftest import REPO, run_cli
 
+pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
+
 TOY = ["dataset=toy", "dataset.size=600", "model.hidden=8"]  # 360 training sequences: 6 steps of 64
 
 
