@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from lstm_ae.config import CONF_DIR, MOVED, group_options
+from lstm_ae.config import CONF_DIR, group_options, rename_moved
 
 GROUPS = ("model", "dataset", "optimizer", "scheduler", "task", "trainer", "process", "experiment")
 _PLAIN = re.compile(r"^[A-Za-z0-9_\-]+(,[A-Za-z0-9_\-]+)*$")
@@ -21,11 +21,10 @@ def normalize_overrides(argv: list[str]) -> list[str]:
     for arg in argv:
         if arg.startswith("+experiment="):
             arg = arg[1:]
-        key, sep, value = arg.partition("=")
-        if sep and key in MOVED:
-            print(f"note: {key} is now {MOVED[key]}", file=sys.stderr)
-            arg = f"{MOVED[key]}={value}"
-        out.append(arg)
+        renamed = rename_moved(arg)
+        if renamed != arg:
+            print(f"note: {arg.partition('=')[0]} is now {renamed.partition('=')[0]}", file=sys.stderr)
+        out.append(renamed)
     return out
 
 

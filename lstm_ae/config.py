@@ -134,6 +134,12 @@ def check_optimizer(cfg: DictConfig) -> None:
 MOVED = {"trainer.threads": "process.threads", "trainer.keep_freed_memory": "process.keep_freed_memory"}
 
 
+def rename_moved(override: str) -> str:
+    """An override with a moved key (trainer.threads=2) spelled with its new key (process.threads=2)."""
+    key, sep, value = override.partition("=")
+    return f"{MOVED[key]}={value}" if sep and key in MOVED else override
+
+
 def upgrade_saved(cfg: DictConfig) -> DictConfig:
     """A run folder's saved config brought to today's groups: moved keys in their new place, and a
     process section (the defaults) for runs saved before it existed. Changes cfg in place."""
@@ -143,9 +149,10 @@ def upgrade_saved(cfg: DictConfig) -> DictConfig:
         if cfg.get("process") is None:
             cfg.process = group_defaults("process")
         for old, new in MOVED.items():
-            group, key = old.split(".")
-            if cfg.get(group) is not None and key in cfg[group]:
-                cfg[new.split(".")[0]][new.split(".")[1]] = cfg[group].pop(key)
+            value = OmegaConf.select(cfg, old, default=None)
+            if value is not None:
+                OmegaConf.update(cfg, new, value)
+                del cfg[old.split(".")[0]][old.split(".")[1]]
     return cfg
 
 

@@ -39,7 +39,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from lstm_ae import pipeline
 from lstm_ae.artifacts import load_checkpoint, write_json, write_text
-from lstm_ae.config import MOVED, upgrade_saved, validate
+from lstm_ae.config import rename_moved, upgrade_saved, validate
 from lstm_ae.data.base import concat, groups_of, stat_items, take, with_splits
 from lstm_ae.errors import ConfigError, DataError
 from lstm_ae.trainer import BEST_CKPT, evaluate, resolve_device
@@ -55,8 +55,7 @@ def compose_run_config(run: Path, overrides: list[str]):
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(saved.parent.absolute()), version_base="1.3"):
-            overrides = [f"{MOVED[o.split('=')[0]]}={o.split('=', 1)[1]}" if o.split("=")[0] in MOVED else o
-                         for o in overrides]  # fmt: skip
+            overrides = [rename_moved(o) for o in overrides]
             return upgrade_saved(compose(config_name="config", overrides=overrides))
     except (HydraException, OmegaConfBaseException) as exc:
         first = str(exc).strip().splitlines()[0]
