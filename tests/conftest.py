@@ -41,6 +41,28 @@ def sp500_csv() -> Path:
     return require_data(SHARED_DATA / "sp500" / "sp500_2014_2017.csv.gz")
 
 
+SNP500_FAST = ["model.hidden=8", "dataset.stride=50", "process.threads=1", "trainer.batch_size=256"]
+
+
+@pytest.fixture(scope="session")
+def predict_run(sp500_csv, tmp_path_factory) -> Path:
+    """One short real S&P 500 predict run through run.py (2 epochs, 2-fold cross-validation), shared by
+    the tests that read its results or evaluate it on other data (trained once per session)."""
+    run_dir = tmp_path_factory.mktemp("snp_predict") / "run"
+    proc = run_cli(
+        "experiment=snp500_predict",
+        f"dataset.path={sp500_csv}",
+        "trainer.epochs=2",
+        "dataset.cv_folds=2",
+        "task.forecast_every=20",
+        "task.multistep_context=10",
+        *SNP500_FAST,
+        f"hydra.run.dir={run_dir}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run_dir
+
+
 def run_cli(
     *args: str, cwd: Path | None = None, timeout: float = 1800, env: dict | None = None
 ) -> subprocess.CompletedProcess:

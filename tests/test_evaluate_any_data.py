@@ -11,11 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_cli
-
 pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
 
-FAST = ["model.hidden=8", "dataset.stride=50", "process.threads=1", "trainer.batch_size=256"]
 REFS = ("drift48", "ar1_diff", "ar2_level")
 
 
@@ -28,22 +25,6 @@ def _write(df: pd.DataFrame, path) -> str:
     with gzip.open(path, "wt") as fh:
         df.to_csv(fh, index=False)
     return str(path)
-
-
-@pytest.fixture(scope="module")
-def predict_run(sp500_csv, tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("snp_refs") / "run"
-    proc = run_cli(
-        "experiment=snp500_predict",
-        f"dataset.path={sp500_csv}",
-        "trainer.epochs=1",
-        "task.forecast_every=20",
-        "task.multistep_context=10",
-        *FAST,
-        f"hydra.run.dir={run_dir}",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return run_dir
 
 
 def _check_references(score: dict, n_groups: int, keys=REFS) -> None:

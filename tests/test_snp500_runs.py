@@ -13,28 +13,9 @@ from conftest import REPO, run_cli
 
 pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
 
-FAST = ["model.hidden=8", "dataset.stride=50", "process.threads=1", "trainer.batch_size=256"]
-
 
 def _result(run_dir) -> dict:
     return json.loads((run_dir / "result.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def predict_run(sp500_csv, tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("snp_predict") / "run"
-    proc = run_cli(
-        "experiment=snp500_predict",
-        f"dataset.path={sp500_csv}",
-        "trainer.epochs=2",
-        "dataset.cv_folds=2",
-        "task.forecast_every=20",
-        "task.multistep_context=10",
-        *FAST,
-        f"hydra.run.dir={run_dir}",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return run_dir
 
 
 def test_predict_run_reports_model_baseline_and_ratio(predict_run):
