@@ -193,7 +193,7 @@ class Trainer:
                     trial.step()
             except (ZeroDivisionError, ValueError) as exc:
                 raise ConfigError(
-                    f"scheduler: {type(exc).__name__} ({exc}) over {total} steps ({self.cfg.epochs} epochs of "
+                    f"scheduler: {type(exc).__name__} ({exc}) over {total} steps ({self.cfg.epochs} epoch(s) of "
                     f"{steps_per_epoch}); give it more steps (trainer.epochs, more data, a smaller "
                     "trainer.batch_size) or another scheduler"
                 ) from None
