@@ -5,14 +5,17 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from lstm_ae.cli import check_group_choices, check_sweeper_syntax, normalize_overrides, preflight_sweep
+from lstm_ae.apps.preflight import check_group_choices, check_sweeper_syntax, normalize_overrides, preflight_sweep
 
 CONF_DIR = "conf"
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> float:
-    from lstm_ae.app import run_experiment  # heavy imports after Hydra has parsed --help etc.
+    from lstm_ae.run.runtime import set_wait_policy
+
+    set_wait_policy()  # before torch loads (OpenMP reads it once)
+    from lstm_ae.run.experiment import run_experiment  # heavy imports after Hydra has parsed --help etc.
 
     return run_experiment(cfg)
 

@@ -13,7 +13,7 @@ load hits both sides alike:
 
 Each side runs in a process of its own (spawned per workload; the parent only sends "time a
 training pass" / "time an evaluation" in turn), as it would for a user: process-wide settings
-such as our allocator setting (lstm_ae.allocator) cannot leak into the reference.
+such as our allocator setting (lstm_ae.run.runtime) cannot leak into the reference.
 
 Reported per workload and side: training samples/s (forward + backward + optimizer step),
 evaluation samples/s, peak resident memory, achieved FLOP/s as a fraction of the machine's
@@ -70,7 +70,7 @@ from pathlib import Path
 import torch
 
 from benchmarks import reference as ref
-from lstm_ae import allocator
+from lstm_ae.run import runtime as allocator
 
 REPO = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO / "conf"
@@ -281,8 +281,8 @@ class Ours:
 
         from lstm_ae.config import typed_process, validate
         from lstm_ae.data.base import SequenceData, Split
-        from lstm_ae.pipeline import apply_process_settings, build_model, scheduler_config
-        from lstm_ae.trainer import Trainer, effective_precision
+        from lstm_ae.run.prepare import apply_process_settings, build_model, scheduler_config
+        from lstm_ae.train.trainer import Trainer, effective_precision
 
         model_cfg, tc = validate(cfg)
         apply_process_settings(typed_process(cfg.process))  # as a run does (threads as set when process.threads=0)
@@ -312,7 +312,7 @@ class Ours:
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor | None) -> dict:
         from lstm_ae.data.base import Split
-        from lstm_ae.trainer import evaluate
+        from lstm_ae.train.trainer import evaluate
 
         out = evaluate(self.model, self.task, Split(x, y), self.device, self.precision, self.eval_batch_size)
         _sync(self.device)
@@ -400,13 +400,13 @@ def _side_process(conn, spec: SideSpec) -> None:
     Each side runs in a process of its own, as it would for a user: process-wide settings
     (allocator, threads) of one side cannot leak into the other, and peak memory is its own."""
     try:
-        from lstm_ae.process import usable_cores
+        from lstm_ae.run.runtime import usable_cores
 
         # Both sides train with the same threads: --threads, else what a run would take (chosen by the parent
         # before the sides start: a side's own load check would count the other side).
         threads = spec.threads or usable_cores()
         torch.set_num_threads(threads)
-        from lstm_ae.trainer import resolve_device
+        from lstm_ae.train.trainer import resolve_device
 
         device = resolve_device(spec.device)
         w = spec.workload
@@ -593,8 +593,8 @@ def mnist_root(arg: str | None) -> Path:
 
 
 def _tta_ours(cfg, target: float, threads: int) -> dict:
-    from lstm_ae.pipeline import prepare
-    from lstm_ae.trainer import Trainer, evaluate
+    from lstm_ae.run.prepare import prepare
+    from lstm_ae.train.trainer import Trainer, evaluate
 
     if threads:
         torch.set_num_threads(threads)
@@ -631,7 +631,7 @@ def _tta_ours(cfg, target: float, threads: int) -> dict:
 def _tta_reference(cfg, threads: int, target: float, max_epochs: int, max_time: float, seed: int) -> dict:
     from hydra.utils import instantiate
 
-    from lstm_ae.trainer import resolve_device
+    from lstm_ae.train.trainer import resolve_device
 
     if threads:
         torch.set_num_threads(threads)
@@ -818,10 +818,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from lstm_ae.trainer import resolve_device
+    from lstm_ae.train.trainer import resolve_device
 
     if not args.threads:  # as a run would choose, judged before any side process exists
-        from lstm_ae.process import auto_threads
+        from lstm_ae.run.runtime import auto_threads
 
         args.threads, note = auto_threads()
         if note:
@@ -853,7 +853,7 @@ def run(args: argparse.Namespace) -> dict:
     n_peak = args.peak_n or (4096 if device.type == "cuda" else 2048)
 
     def measure_peaks() -> dict:
-        from lstm_ae.trainer import effective_precision
+        from lstm_ae.train.trainer import effective_precision
 
         min_time = 0.3 if args.quick else 0.5
         # bf16 only where the runs use it: a CPU without bf16 LSTM support (AVX2) trains in fp32, and its

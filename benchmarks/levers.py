@@ -1,7 +1,7 @@
 """Micro-benchmarks behind docs/speed.md's "what was tried" list: python -m benchmarks.levers WHAT
 
   decoder  the decoder fed z at every step: oneDNN's fused nn.LSTM against computing W_ih z once, with
-           the C++ recurrence kernel (lstm_ae.recurrence, what model.fold_decoder_input runs) and with a
+           the C++ recurrence kernel (lstm_ae.model.recurrence, what model.fold_decoder_input runs) and with a
            hand-written loop (eager, and with --compile also torch.compile'd), forward + backward
   encoder  the encoder (28 features in, a sequence): nn.LSTM against the same C++ kernel, which
            then has nothing to skip, forward + backward
@@ -22,10 +22,10 @@ import time
 import torch
 from torch import nn
 
-from lstm_ae import recurrence
-from lstm_ae.allocator import keep_freed_memory
-from lstm_ae.model import LSTMAutoencoder
-from lstm_ae.tasks import ClassifyTask
+from lstm_ae.model import recurrence
+from lstm_ae.model.autoencoder import LSTMAutoencoder
+from lstm_ae.run.runtime import keep_freed_memory
+from lstm_ae.train.tasks import ClassifyTask
 
 ROW = {"seq_len": 28, "features": 28, "hidden": 128, "n_classes": 10}
 

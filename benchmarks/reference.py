@@ -1,7 +1,7 @@
 """The reference side of the benchmark: the LSTM autoencoder trained the way
 typical course code does it.
 
-Same architecture as lstm_ae.model.LSTMAutoencoder (encoder nn.LSTM -> z = last hidden state,
+Same architecture as lstm_ae.model.autoencoder.LSTMAutoencoder (encoder nn.LSTM -> z = last hidden state,
 decoder nn.LSTM fed z at each of the T steps, Linear + sigmoid reconstruction, optional Linear
 classifier on z), but written independently so that later speed work on our model does not
 speed up the yardstick too. The loop is deliberately plain: fp32, a DataLoader over a

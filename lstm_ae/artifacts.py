@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from lstm_ae.errors import first_line
+
 
 def _file_mode() -> int:
     """The mode any new file gets under this process's umask (mkstemp would give 0600)."""
@@ -94,7 +96,7 @@ def load_checkpoint(path: Path) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt, truncated or foreign (pickled objects) files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ValueError(f"{path}: not a readable lstm-ae checkpoint ({first})") from None
     if not isinstance(obj, dict) or "model" not in obj:
         raise ValueError(f"{path}: not an lstm-ae checkpoint (no 'model' state)")

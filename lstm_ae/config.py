@@ -16,7 +16,7 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from lstm_ae.errors import ConfigError
+from lstm_ae.errors import ConfigError, first_line
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"  # the config groups (run.py's config_path)
 PRECISIONS = ("fp32", "bf16")
@@ -112,7 +112,7 @@ def _typed(section: str, schema: type, node: Any) -> Any:
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None) or getattr(exc, "key", None) or "?"
-        first = str(exc).strip().splitlines()[0]
+        first = first_line(exc)
         raise ConfigError(f"{section}.{key}: {first}") from None
 
 
@@ -181,7 +181,7 @@ def typed_process(node: Any) -> ProcessConfig:
 
 def validate(cfg: DictConfig) -> tuple[ModelConfig, TrainerConfig]:
     """Check the whole config; return typed model and trainer sections (the process section is checked
-    here too; lstm_ae.pipeline applies it)."""
+    here too; lstm_ae.run.prepare applies it)."""
     model = typed_model(cfg.model)
     trainer = typed_trainer(cfg.trainer)
     typed_process(cfg.get("process"))

@@ -1,4 +1,4 @@
-"""lstm_ae.allocator: freed memory is reused instead of being page-faulted back every step."""
+"""lstm_ae.run.runtime: freed memory is reused instead of being page-faulted back every step."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import sys
 import pytest
 
 from conftest import run_cli
-from lstm_ae import allocator
+from lstm_ae.run import runtime as allocator
 
 PROBE = """
 import resource, sys
 import torch
 if sys.argv[1] == "keep":
-    from lstm_ae.allocator import keep_freed_memory
+    from lstm_ae.run.runtime import keep_freed_memory
     assert keep_freed_memory()
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -1,11 +1,11 @@
-"""Reference forecasts (lstm_ae.baselines): known answers on synthetic series, and the real S&P 500."""
+"""Reference forecasts (lstm_ae.evaluation.baselines): known answers on synthetic series, and the real S&P 500."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lstm_ae import baselines as B
+from lstm_ae.evaluation import baselines as B
 
 
 def ar1_differences(n_series: int, n_days: int, phi: float, c: float, seed: int = 0) -> np.ndarray:

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks import bench
-from lstm_ae.model import LSTMAutoencoder
+from lstm_ae.model.autoencoder import LSTMAutoencoder
 
 pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
 
@@ -124,8 +124,8 @@ def test_quick_run_on_tiny_workloads(tmp_path, monkeypatch):
     args = bench.parse_args(
         ["--quick", "--workloads", "tiny,tiny_cls", "--peak-n", "256", "--threads", "1", "--out", str(out)]
     )
-    from lstm_ae import recurrence
-    from lstm_ae.trainer import resolve_device
+    from lstm_ae.model import recurrence
+    from lstm_ae.train.trainer import resolve_device
 
     folds_here = recurrence.available(resolve_device("auto"))  # the harness's device: CUDA when present
     threads = torch.get_num_threads()
@@ -136,7 +136,7 @@ def test_quick_run_on_tiny_workloads(tmp_path, monkeypatch):
 
     rows = {(r["workload"], r["impl"]): r for r in result["throughput"]}
     assert set(rows) == {(w, i) for w in ("tiny", "tiny_cls") for i in ("ours", "reference")}
-    from lstm_ae.trainer import effective_precision
+    from lstm_ae.train.trainer import effective_precision
 
     expected = effective_precision(resolve_device("auto"), "bf16")  # the preset's bf16 where the CPU runs it
     assert rows["tiny_cls", "ours"]["precision"] == expected and rows["tiny_cls", "ours"]["batch_size"] == 256

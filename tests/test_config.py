@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 from conftest import REPO, run_cli
 from lstm_ae.config import group_options, validate
 from lstm_ae.errors import ConfigError
-from lstm_ae.pipeline import prepare
+from lstm_ae.run.prepare import prepare
 
 CONF = REPO / "conf"
 
@@ -172,7 +172,7 @@ def test_defaults_live_only_in_the_group_yaml():
 
 
 def test_moved_keys_are_renamed_with_a_note(capsys):
-    from lstm_ae.cli import normalize_overrides
+    from lstm_ae.apps.preflight import normalize_overrides
 
     assert normalize_overrides(["trainer.threads=2", "+experiment=toy_grid", "trainer.epochs=3"]) == [
         "process.threads=2",
@@ -192,7 +192,7 @@ def test_figures_name_the_trial_they_show():
     from hydra.types import RunMode
     from omegaconf import open_dict
 
-    from lstm_ae.pipeline import run_label
+    from lstm_ae.run.outputs import run_label
 
     assert run_label() == ""  # outside a Hydra job
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
@@ -224,7 +224,7 @@ def test_run_folders_saved_before_the_process_group_still_evaluate(tmp_path):
     cfg["trainer"].update(threads=1, keep_freed_memory=False)  # as older releases saved it
     del cfg["process"]
     saved.write_text(yaml.safe_dump(cfg))
-    from lstm_ae.evaluate import main
+    from lstm_ae.apps.evaluate import main
 
     assert main([str(run), "--out", str(tmp_path / "eval")]) == 0
     evaluated = yaml.safe_load((tmp_path / "eval" / "config.yaml").read_text())

@@ -1,4 +1,4 @@
-"""Forecast references in result.json/eval.json, and lstm_ae.evaluate on data unlike the run's:
+"""Forecast references in result.json/eval.json, and lstm_ae.apps.evaluate on data unlike the run's:
 a file holding two periods years apart (split at the gap), a series too short for multi-step,
 flags and overrides in any order. Small CSVs are cut from the real S&P 500 file."""
 
@@ -66,9 +66,9 @@ def test_the_python_api_loads_the_run_with_its_residual_head(predict_run):
     """The head's form (residual, linear skip) lives in the task config, not in the weights."""
     import torch
 
-    from lstm_ae.api import load
+    from lstm_ae.apps.api import load
     from lstm_ae.artifacts import load_checkpoint
-    from lstm_ae.model import LSTMAutoencoder
+    from lstm_ae.model.autoencoder import LSTMAutoencoder
 
     module = load(predict_run).module
     assert module.residual_predict and module.skip is not None
@@ -82,7 +82,7 @@ def test_the_python_api_loads_the_run_with_its_residual_head(predict_run):
 
 
 def _evaluate(capsys, *args) -> tuple[int, str]:
-    from lstm_ae.evaluate import main
+    from lstm_ae.apps.evaluate import main
 
     code = main([str(a) for a in args])
     return code, capsys.readouterr().err

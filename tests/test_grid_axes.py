@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from conftest import run_cli
-from lstm_ae.report import inert_parameters
+from lstm_ae.sweep.summary import inert_parameters
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""lstm_ae.kernel: the decoder kernel is built once per machine, whatever the process, and a run never
+"""lstm_ae.model.kernel: the decoder kernel is built once per machine, whatever the process, and a run never
 stalls on a build: two processes racing build it once, a lock left by a killed build is cleared, and a
 run that finds another build in progress waits a bounded time, then runs nn.LSTM and says so.
 
@@ -15,12 +15,12 @@ import sys
 import pytest
 
 from conftest import REPO, run_cli
-from lstm_ae import kernel
+from lstm_ae.model import kernel
 
 LOAD = (
     "import logging, sys\n"
     "logging.basicConfig(level=logging.INFO, format='%(message)s')\n"
-    "from lstm_ae import kernel\n"
+    "from lstm_ae.model import kernel\n"
     "wait = float(sys.argv[1]) if len(sys.argv) > 1 else None\n"
     "error = kernel.load(wait)\n"
     "import torch\n"
@@ -41,7 +41,7 @@ def _env(cache) -> dict:
 
 def _folder(cache):
     out = subprocess.run(
-        [sys.executable, "-c", "from lstm_ae import kernel; print(kernel.build_dir())"],
+        [sys.executable, "-c", "from lstm_ae.model import kernel; print(kernel.build_dir())"],
         env=_env(cache), cwd=REPO, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return out.stdout.strip()
@@ -111,10 +111,12 @@ def test_a_failed_build_is_reported_by_its_telling_line():
 
 
 def test_build_command_builds_ahead_of_time(tmp_path):
-    """python -m lstm_ae.kernel where / build, against the machine's shared cache (built by now)."""
-    where = subprocess.run([sys.executable, "-m", "lstm_ae.kernel", "where"], cwd=REPO, capture_output=True, text=True)
+    """python -m lstm_ae.model.kernel where / build, against the machine's shared cache (built by now)."""
+    where = subprocess.run(
+        [sys.executable, "-m", "lstm_ae.model.kernel", "where"], cwd=REPO, capture_output=True, text=True
+    )
     assert where.returncode == 0 and kernel.key() in where.stdout
-    build = subprocess.run([sys.executable, "-m", "lstm_ae.kernel", "build"], cwd=REPO, capture_output=True,
+    build = subprocess.run([sys.executable, "-m", "lstm_ae.model.kernel", "build"], cwd=REPO, capture_output=True,
                            text=True, timeout=1800)  # fmt: skip
     assert build.returncode == 0, build.stderr[-2000:]
     assert "decoder kernel ready in" in build.stdout

@@ -23,8 +23,9 @@ def import_graph() -> dict[str, set[str]]:
             targets = []
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:  # a submodule named, or the module itself
+                subs = [f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in modules]
+                targets = subs if len(subs) == len(node.names) else [node.module, *subs]
             for t in targets:
                 while t and t not in modules:
                     t = t.rpartition(".")[0]
@@ -54,58 +55,57 @@ def test_no_import_circle_in_the_package():
             visit(m)
 
 
-ABOVE_DATA = ("lstm_ae.plots", "lstm_ae.forecast", "lstm_ae.tasks", "lstm_ae.trainer", "lstm_ae.pipeline")
+ARCHITECTURE = REPO / "docs" / "architecture.md"
 
 
-def test_dataset_modules_import_nothing_above_them():
-    """lstm_ae/data/* sits at the bottom: it may use lstm_ae.errors, lstm_ae.artifacts, lstm_ae.charts and
-    itself, never what consumes datasets (figures of runs, forecasts, tasks, the trainer, the pipeline)."""
+def documented_layers() -> list[str]:
+    """The layers, bottom to top, as docs/architecture.md's table lists them: "" for the top-level
+    modules, else a folder of lstm_ae/ (its first column: `model/`)."""
+    section = ARCHITECTURE.read_text().split("## Layers, bottom to top", 1)[1].split("\n## ", 1)[0]
+    layers = []
+    for line in section.splitlines():
+        cell = line.split("|")[1].strip() if line.startswith("|") else ""
+        if cell.startswith("`lstm_ae/"):
+            layers.append(cell.strip("`").removeprefix("lstm_ae/").rstrip("/"))
+    return layers
+
+
+def layer_of(module: str) -> str:
+    """A module's layer: the folder under lstm_ae/ it lives in ("" for the top-level modules)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and (PACKAGE / parts[1]).is_dir()) else ""
+
+
+def test_every_folder_of_the_package_is_a_documented_layer():
+    folders = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert sorted(folders | {""}) == sorted(documented_layers())
+
+
+def test_the_top_level_holds_few_modules():
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= 6, top
+
+
+def test_imports_flow_down_through_the_layers():
+    rank = {layer: i for i, layer in enumerate(documented_layers())}
     graph = import_graph()
-    data_modules = [m for m in graph if m.startswith("lstm_ae.data")]
-    assert {"lstm_ae.data.base", "lstm_ae.data.snp500", "lstm_ae.data.toy", "lstm_ae.data.mnist"} <= set(data_modules)
-    for module in data_modules:
-        above = sorted(t for t in graph[module] if any(t == a or t.startswith(a + ".") for a in ABOVE_DATA))
-        assert not above, f"{module} imports {above}"
-    # ... and nothing outside what it is allowed (a new upper module would otherwise slip through)
-    allowed = ("lstm_ae.data", "lstm_ae.errors", "lstm_ae.artifacts", "lstm_ae.charts")
-    for module in data_modules:
-        extra = sorted(t for t in graph[module] if not any(t == a or t.startswith(a + ".") for a in allowed))
-        assert not extra, f"{module} imports {extra}"
-
-
-# docs/architecture.md: the rooms of the package, bottom to top; a module imports only its own room or lower ones.
-ROOMS = [
-    ("foundation", ["errors", "artifacts", "config", "process", "allocator", "charts"]),
-    ("data", ["data"]),
-    ("model", ["kernel", "recurrence", "model"]),
-    ("evaluation", ["baselines", "plots", "forecast"]),
-    ("training", ["tasks", "trainer", "tracking"]),
-    ("sweeping and reporting", ["sweep", "report"]),
-    ("run pipeline", ["pipeline", "app", "crossval", "evaluate"]),
-    ("entry points", ["cli", "api", "study"]),
-]
-
-
-def _room(module: str) -> int | None:
-    rest = module.removeprefix("lstm_ae.")
-    for rank, (_, members) in enumerate(ROOMS):
-        if any(rest == m or rest.startswith(m + ".") for m in members):
-            return rank
-    return None
-
-
-def test_imports_flow_down_through_the_rooms():
-    graph = import_graph()
-    unplaced = sorted(m for m in graph if m != "lstm_ae" and _room(m) is None)
-    assert not unplaced, f"give these modules a room in ROOMS and docs/architecture.md: {unplaced}"
     upward = [
-        f"{m} ({ROOMS[_room(m)][0]}) imports {t} ({ROOMS[_room(t)][0]})"
+        f"{m} ({layer_of(m) or 'top level'}) imports {t} ({layer_of(t) or 'top level'})"
         for m in sorted(graph)
         if m != "lstm_ae"
         for t in sorted(graph[m])
-        if _room(t) is not None and _room(t) > _room(m)
+        if rank[layer_of(t)] > rank[layer_of(m)]
     ]
     assert not upward, "; ".join(upward)
+
+
+def test_dataset_modules_import_only_the_top_level_and_themselves():
+    graph = import_graph()
+    data_modules = [m for m in graph if layer_of(m) == "data"]
+    assert {"lstm_ae.data.base", "lstm_ae.data.snp500", "lstm_ae.data.toy", "lstm_ae.data.mnist"} <= set(data_modules)
+    for module in data_modules:
+        extra = sorted(t for t in graph[module] if layer_of(t) not in ("", "data"))
+        assert not extra, f"{module} imports {extra}"
 
 
 def test_the_library_does_not_import_the_benchmarks():
@@ -121,3 +121,11 @@ def test_readme_stays_short_and_free_of_issue_numbers():
     readme = (REPO / "README.md").read_text()
     assert len(readme.encode()) <= 12_000
     assert "Issue " not in readme and "issue #" not in readme.lower()
+
+
+def test_readme_lists_every_status_a_result_can_have():
+    from lstm_ae.files import RunStatus
+
+    row = next(line for line in (REPO / "README.md").read_text().splitlines() if line.startswith("| `result.json`"))
+    missing = [s.value for s in RunStatus if s is not RunStatus.RUNNING and f"`{s.value}`" not in row]
+    assert not missing, f"README's result.json row lacks {missing}"

@@ -2,7 +2,7 @@
 
 import torch
 
-from lstm_ae.model import LSTMAutoencoder
+from lstm_ae.model.autoencoder import LSTMAutoencoder
 
 
 def test_reconstruction_shapes_and_range():

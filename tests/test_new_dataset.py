@@ -2,7 +2,7 @@
 on its test split, plotted and swept through run.py (its config folder joined with hydra.searchpath).
 What it declares through the typed contract (lstm_ae.data.base: units in mV with their scaling, the
 whole series its windows come from) gives real-unit metrics named after its unit, forecasts over
-whole series, its own series figure, and `python -m lstm_ae.evaluate` of the run."""
+whole series, its own series figure, and `python -m lstm_ae.apps.evaluate` of the run."""
 
 import json
 import os
@@ -80,10 +80,10 @@ def test_its_units_and_series_give_real_unit_forecasts_and_evaluate_reproduces_t
     for name in ("forecast_one_step.png", "forecast_multi_step.png", "error_vs_horizon.png", "sines_series.png"):
         assert name in test["figures"] and (run / name).stat().st_size > 10_000, name
 
-    # python -m lstm_ae.evaluate on the run: the same test series, the same numbers, the same figures
+    # python -m lstm_ae.apps.evaluate on the run: the same test series, the same numbers, the same figures
     out = tmp_path / "eval"
     proc = subprocess.run(
-        [sys.executable, "-m", "lstm_ae.evaluate", str(run), "--out", str(out)],
+        [sys.executable, "-m", "lstm_ae.apps.evaluate", str(run), "--out", str(out)],
         cwd=tmp_path, capture_output=True, text=True, timeout=1800,
         env={**os.environ, "PYTHONWARNINGS": "ignore", **_env()},
     )  # fmt: skip

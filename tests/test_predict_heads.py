@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from lstm_ae.errors import ConfigError
-from lstm_ae.model import LSTMAutoencoder
-from lstm_ae.tasks import PredictTask
+from lstm_ae.model.autoencoder import LSTMAutoencoder
+from lstm_ae.train.tasks import PredictTask
 
 
 def _model(task: PredictTask, hidden: int = 8) -> LSTMAutoencoder:

@@ -1,4 +1,4 @@
-"""lstm_ae.process: with other busy processes on the machine, runs take the PASSIVE OpenMP wait policy
+"""lstm_ae.run.runtime: with other busy processes on the machine, runs take the PASSIVE OpenMP wait policy
 and as many threads as the others leave free (at least 1), and say so; a user's settings always win.
 The busy processes here are real (pure-Python spin loops, one per core)."""
 
@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from conftest import REPO, run_cli
-from lstm_ae import process
+from lstm_ae.run import runtime as process
 
 
 @contextlib.contextmanager
@@ -26,8 +26,9 @@ def busy_machine():
             s.wait()
 
 
-def _policy(env: dict) -> str:
-    code = "import os, lstm_ae, torch; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
+def _policy(env: dict, code: str = "import lstm_ae; lstm_ae.fit") -> str:
+    """OMP_WAIT_POLICY after running code in a fresh interpreter (default: the first use of the API)."""
+    code += "; import os; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
     return out.stdout.strip()
 
@@ -46,6 +47,21 @@ def test_wait_policy_is_passive_on_a_busy_machine_unless_the_user_set_one():
     with busy_machine():
         assert _policy(env) == "PASSIVE"
         assert _policy({**env, "OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"
+        assert _policy(env, "import torch, lstm_ae; lstm_ae.fit") == "unset"  # too late once torch is loaded
+
+
+def test_importing_the_package_changes_no_setting():
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    code = (
+        "import matplotlib, os, sys; before = dict(matplotlib.rcParams); backend = matplotlib.get_backend(); "
+        "import lstm_ae, lstm_ae.figures.runs, lstm_ae.sweep.summary, lstm_ae.run.experiment; "
+        "assert dict(matplotlib.rcParams) == before, 'rcParams changed'; "
+        "assert matplotlib.get_backend() == backend, 'backend changed'; "
+        "assert 'OMP_WAIT_POLICY' not in os.environ, 'wait policy set'; print('unchanged')"
+    )
+    with busy_machine():
+        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "unchanged", out.stderr[-1500:]
 
 
 @pytest.mark.slow

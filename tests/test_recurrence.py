@@ -1,4 +1,4 @@
-"""lstm_ae.recurrence: the C++ recurrence kernel computes what nn.LSTM computes, values and gradients.
+"""lstm_ae.model.recurrence: the C++ recurrence kernel computes what nn.LSTM computes, values and gradients.
 
 The kernel is built on first use (~15 s). Without a C++ compiler these tests skip, except in CI
 (LSTM_AE_REQUIRE_KERNEL=1, set by .ci/run), where a kernel that does not build fails them.
@@ -14,9 +14,9 @@ import pytest
 import torch
 from torch import nn
 
-from lstm_ae import recurrence
-from lstm_ae.model import LSTMAutoencoder
-from lstm_ae.tasks import ClassifyTask
+from lstm_ae.model import recurrence
+from lstm_ae.model.autoencoder import LSTMAutoencoder
+from lstm_ae.train.tasks import ClassifyTask
 
 CPU = torch.device("cpu")
 
@@ -82,7 +82,7 @@ def test_sequence_input_matches_nn_lstm_in_fp32():
 def test_bf16_autocast_stays_close_to_nn_lstm():
     """Under bf16 autocast the products run in bf16 (as oneDNN's do): outputs within bf16 rounding
     of autocast nn.LSTM's, weight gradients pointing the same way (cosine > 0.999)."""
-    from lstm_ae.trainer import effective_precision
+    from lstm_ae.train.trainer import effective_precision
 
     if effective_precision(CPU, "bf16") != "bf16":
         pytest.skip("this CPU runs no LSTM in bf16 (oneDNN needs AVX-512): runs fall back to fp32 here")
@@ -140,7 +140,7 @@ def test_without_the_kernel_the_decoder_falls_back_with_one_warning(monkeypatch,
     torch.manual_seed(4)
     model = LSTMAutoencoder(1, 8, fold_decoder_input=True)
     x = torch.rand(3, 7, 1)
-    with caplog.at_level(logging.WARNING, logger="lstm_ae.recurrence"):
+    with caplog.at_level(logging.WARNING, logger="lstm_ae.model.recurrence"):
         first, second = model(x).recon, model(x).recon
     warnings = [r.getMessage() for r in caplog.records if "kernel unavailable" in r.getMessage()]
     assert len(warnings) == 1 and "plain nn.LSTM" in warnings[0]
@@ -155,7 +155,7 @@ def test_runs_fold_by_default_and_train_the_same_either_way(tmp_path):
     import json
 
     from conftest import run_cli
-    from lstm_ae.trainer import resolve_device
+    from lstm_ae.train.trainer import resolve_device
 
     folds_here = recurrence.available(resolve_device("auto"))  # runs train on CUDA when present: no folding there
     losses = {}

@@ -11,13 +11,14 @@ import pandas as pd
 import pytest
 import torch
 
-from lstm_ae import forecast, plots
-from lstm_ae.crossval import repartition
 from lstm_ae.data import snp500
 from lstm_ae.data.base import names_of
 from lstm_ae.errors import DataError
-from lstm_ae.model import AEOutput, LSTMAutoencoder
-from lstm_ae.tasks import PredictTask, Task
+from lstm_ae.evaluation import forecast
+from lstm_ae.figures import runs as plots
+from lstm_ae.model.autoencoder import AEOutput, LSTMAutoencoder
+from lstm_ae.run.crossval import repartition
+from lstm_ae.train.tasks import PredictTask, Task
 
 # -- fixtures ---------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """A short real training on the S&P 500 CSV through run.py (prediction with 2-fold cross-validation),
-lstm_ae.evaluate on the same file and on another period, the presets, and the CLI's one-line error."""
+lstm_ae.apps.evaluate on the same file and on another period, the presets, and the CLI's one-line error."""
 
 from __future__ import annotations
 
@@ -51,8 +51,8 @@ def test_predict_run_reports_model_baseline_and_ratio(predict_run):
 
 
 def _evaluate(capsys, *args) -> tuple[int, str]:
-    """python -m lstm_ae.evaluate ARGS, run in-process (same code path as the command)."""
-    from lstm_ae.evaluate import main
+    """python -m lstm_ae.apps.evaluate ARGS, run in-process (same code path as the command)."""
+    from lstm_ae.apps.evaluate import main
 
     code = main([str(a) for a in args])
     return code, capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""python -m lstm_ae.study for real on a small subset of the study: the runs, the self-contained HTML report
+"""python -m lstm_ae.apps.report for real on a small subset of the study: the runs, the self-contained HTML report
 (every section, figures inline as PNG, numbers equal to the runs' result.json), reuse of finished tasks,
 missing data, and the report rendered by a real browser (headless Chromium) into a non-blank screenshot."""
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from lstm_ae import study
+from lstm_ae.apps import report as study
 
 pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
 
@@ -27,7 +27,7 @@ TINY = ["--quick", "--only", "toy_examples,toy_capacity,snp500_predict", "--over
 
 def run_study(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "lstm_ae.study", *args],
+        [sys.executable, "-m", "lstm_ae.apps.report", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

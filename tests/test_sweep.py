@@ -89,7 +89,7 @@ def test_report_cli_rebuilds_summary_of_partly_failed_sweep(grid_sweep):
     sweep_dir, _, _ = grid_sweep
     (sweep_dir / "summary.csv").unlink()
     proc = subprocess.run(
-        [sys.executable, "-m", "lstm_ae.report", str(sweep_dir)], capture_output=True, text=True, cwd=REPO
+        [sys.executable, "-m", "lstm_ae.sweep.summary", str(sweep_dir)], capture_output=True, text=True, cwd=REPO
     )
     assert proc.returncode == 0, proc.stderr
     assert len(pd.read_csv(sweep_dir / "summary.csv")) == 3

@@ -267,7 +267,7 @@ def test_sweeper_is_listed_once_and_does_not_silence_optuna_warnings(tmp_path):
     code = (
         "import warnings, optuna\n"
         "import hydra_plugins.lstm_ae_sweeper.sweeper, hydra_plugins.lstm_ae_sweeper.config\n"
-        "import lstm_ae.sweep.optuna_sweep, lstm_ae.report\n"
+        "import lstm_ae.sweep.optuna_sweep, lstm_ae.sweep.summary\n"
         "assert not [f for f in warnings.filters if f[2] is optuna.exceptions.ExperimentalWarning], warnings.filters\n"
     )
     check = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)

@@ -1,4 +1,4 @@
-"""lstm_ae.tracking for real: a run writes TensorBoard event files that TensorBoard's own reader loads (the
+"""lstm_ae.train.tracking for real: a run writes TensorBoard event files that TensorBoard's own reader loads (the
 scalars of metrics.csv, step losses, a reconstruction image per epoch); without tensorboard it writes none
 and says nothing; a progress bar appears on a terminal (a real pseudo-terminal) and never in logs."""
 

@@ -10,9 +10,10 @@ from lstm_ae.artifacts import load_checkpoint, save_torch
 from lstm_ae.config import group_defaults, typed_trainer
 from lstm_ae.data import toy
 from lstm_ae.data.base import Split
-from lstm_ae.model import LSTMAutoencoder
-from lstm_ae.tasks import Task
-from lstm_ae.trainer import LAST_CKPT, Trainer, evaluate
+from lstm_ae.files import LAST_CKPT
+from lstm_ae.model.autoencoder import LSTMAutoencoder
+from lstm_ae.train.tasks import Task
+from lstm_ae.train.trainer import Trainer, evaluate
 
 CPU = torch.device("cpu")
 
@@ -159,7 +160,7 @@ def test_epoch_axes_tick_whole_epochs_only():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lstm_ae.charts import epoch_axis
+    from lstm_ae.figures.style import epoch_axis
 
     for n in (1, 2, 3, 12):
         fig, ax = plt.subplots()

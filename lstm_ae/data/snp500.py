@@ -34,7 +34,7 @@ window scaler and each window's lo/span; the series of the kept stocks (dates, s
 window naming its stock and its first day; AMZN and GOOGL drawn whole in snp500_stocks.png;
 the cleaning counts and load times in ``stats``.
 
-    python -m lstm_ae.data.snp500 <csv> [--out DIR]   # cleaning summary, load time, AMZN/GOOGL figure
+    python -m lstm_ae.apps.snp500 <csv> [--out DIR]   # cleaning summary, load time, AMZN/GOOGL figure
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ import pandas as pd
 import torch
 
 from lstm_ae.data.base import Scaler, SequenceData, Series, Split, Units, check_fractions, split_counts
-from lstm_ae.errors import ConfigError, DataError
+from lstm_ae.errors import ConfigError, DataError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +81,6 @@ class WindowScaler(Scaler):
 
 
 # -- reading and cleaning ---------------------------------------------------------------------
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def read_csv(path: str | Path) -> pd.DataFrame:
     """Read and check the CSV; every problem is a one-line DataError naming the file."""
     p = Path(path).expanduser()
@@ -96,7 +91,7 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise DataError(f"{p}: empty file; expected a CSV with columns {','.join(COLUMNS)}") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{p}: not a readable CSV ({_first_line(exc)})") from None
+        raise DataError(f"{p}: not a readable CSV ({first_line(exc)})") from None
     df.columns = [ALIASES.get(str(c).strip().lower(), str(c).strip().lower()) for c in df.columns]
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
@@ -359,40 +354,3 @@ def load(
         stats["load_time_s"],
     )
     return data
-
-
-# -- CLI --------------------------------------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Load, clean and summarize the S&P 500 CSV; plot AMZN and GOOGL.")
-    parser.add_argument("csv")
-    parser.add_argument("--out", default=".", help=f"folder for {FIGURE} (default: .)")
-    parser.add_argument("--symbols", default=",".join(SHOWN))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        data = load(path=args.csv)
-    except (DataError, ConfigError) as exc:
-        print(f"error: {exc}")
-        return 2
-    stats, series = data.stats, data.series
-    wanted = [s for s in args.symbols.split(",") if s in series.names]
-    out = Path(args.out) / FIGURE
-    if wanted:
-        from lstm_ae.charts import plot_series
-
-        values = dict(zip(wanted, series.values[series.rows(wanted)]))
-        plot_series(series.dates, values, out, data.value_label, series.title)
-    print(
-        f"kept {stats['stocks_kept']} of {stats['stocks_in_file']} stocks "
-        f"(dropped {stats['dropped_fewer_days']} with fewer days, {stats['dropped_missing_value']} with a missing value, "
-        f"{stats['dropped_duplicate_dates']} with duplicate dates); {stats['trading_days']} trading days "
-        f"{stats['first_date']}..{stats['last_date']}; read {stats['read_time_s']:.2f}s, "
-        f"load+prepare {stats['load_time_s']:.2f}s" + (f"; figure {out}" if wanted else "")
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

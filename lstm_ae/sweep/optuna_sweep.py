@@ -21,7 +21,7 @@ Beyond hydra-optuna-sweeper:
 - the sweep ends when every planned trial is finished (it waits for trials other sweep processes
   run), or exits non-zero naming the ones nobody can finish; a failing storage is one line naming
   the real cause;
-- the sweep summary (lstm_ae.report) is rebuilt while trials run and at the end.
+- the sweep summary (lstm_ae.sweep.summary) is rebuilt while trials run and at the end.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.trial import TrialState
 
+from lstm_ae.files import RESULT, SUMMARY_MD, RunStatus
 from lstm_ae.sweep import space as search
 from lstm_ae.sweep.liveness import OWNER_HOST, OWNER_PID, STATUS, Liveness, killed, pid_alive, this_host
 from lstm_ae.sweep.storage import (
@@ -62,7 +63,6 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 SUMMARY_EVERY_S = 20.0  # the sweep summary is rebuilt at most this often while trials run, and at the end
 DEFAULT_N_TRIALS = 20  # trials of a sampled (not grid) search when hydra.sweeper.n_trials is not set
 GRID_KEY = "grid_point"  # user attribute: the point (grid or lost configuration) a trial was queued for
-RESULT = "result.json"  # a job's optional richer channel: status, reason, metrics
 FIXED_SEED_SAMPLERS = ("optuna.samplers.QMCSampler",)  # keeps its place in the sequence in the study itself
 
 
@@ -437,18 +437,20 @@ class OptunaSweep:
                 exc: BaseException = RuntimeError("job did not complete")
             except BaseException as raised:  # noqa: BLE001
                 exc = raised
-            return Outcome("failed", f"{type(exc).__name__}: {exc}", traceback="".join(traceback.format_exception(exc)))
+            return Outcome(
+                RunStatus.FAILED, f"{type(exc).__name__}: {exc}", traceback="".join(traceback.format_exception(exc))
+            )
         result = {}
         with contextlib.suppress(Exception):
             path = Path(str(ret.hydra_cfg.hydra.runtime.output_dir)) / RESULT
             if path.stat().st_mtime >= started - 1:  # written by this job, not left by an older one
                 result = json.loads(path.read_text())
-        status = str(result.get("status", "completed"))
+        status = str(result.get("status", RunStatus.COMPLETED))
         reason = str(result.get("reason") or "")
-        if status in ("completed", "early_stopped"):
+        if RunStatus(status).finished:
             values, problem = _objective_values(ret.return_value, len(self.directions))
             if problem:
-                return Outcome("failed", problem)
+                return Outcome(RunStatus.FAILED, problem)
             return Outcome(status, reason, values)
         return Outcome(status, reason)
 
@@ -482,7 +484,7 @@ class OptunaSweep:
         trial.set_user_attr(STATUS, out.status)
         if out.reason:
             trial.set_user_attr("reason", out.reason[:500])
-        if out.status == "pruned":
+        if out.status == RunStatus.PRUNED:
             study.tell(trial, state=TrialState.PRUNED)  # Optuna keeps the last reported value
             log.info("trial %d pruned", trial.number)
         elif out.values is not None:
@@ -496,7 +498,7 @@ class OptunaSweep:
 
     def write_summary(self, study: optuna.Study) -> None:
         try:
-            from lstm_ae.report import write_summary
+            from lstm_ae.sweep.summary import write_summary
 
             write_summary(self.sweep_dir, directions=self.directions, study=study)
         except Exception as exc:  # a summary problem must never take the sweep down
@@ -559,9 +561,9 @@ class OptunaSweep:
             ]
             log.info("Pareto front: trials %s", ", ".join(str(t.number) for t in study.best_trials))
         else:
-            log.warning("No trial completed; see %s for the reasons", self.sweep_dir / "summary.md")
+            log.warning("No trial completed; see %s for the reasons", self.sweep_dir / SUMMARY_MD)
         OmegaConf.save(OmegaConf.create(results), self.sweep_dir / "optimization_results.yaml")
-        log.info("Summary: %s", self.sweep_dir / "summary.md")
+        log.info("Summary: %s", self.sweep_dir / SUMMARY_MD)
         if self.storage_spec:
             log.info("Study: %s (optuna-dashboard %s)", self.storage_spec, self.storage_spec)
 

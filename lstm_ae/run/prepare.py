@@ -1,15 +1,12 @@
-"""One run's pipeline, shared by run.py (lstm_ae.app), cross-validation (lstm_ae.crossval) and
-lstm_ae.evaluate: validate the config and build everything before training (prepare), the model for a
-dataset and task, and the figures every run writes.
-"""
+"""Everything a run builds before training, checked first: the validated config, the task, optimizer
+and scheduler factories, the runtime settings, the data and the model (prepare -> Prepared). Shared by
+the single run, cross-validation, `python -m lstm_ae.apps.evaluate` and the Python API."""
 
 from __future__ import annotations
 
 import logging
-import math
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,19 +16,15 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from lstm_ae import plots
-from lstm_ae.allocator import is_applied, keep_freed_memory
 from lstm_ae.config import ModelConfig, ProcessConfig, TrainerConfig, typed_process, validate
 from lstm_ae.data.base import SequenceData
 from lstm_ae.errors import ConfigError, DataError
-from lstm_ae.model import LSTMAutoencoder
-from lstm_ae.process import auto_threads, usable_cores
-from lstm_ae.tasks import Task
-from lstm_ae.trainer import effective_precision, resolve_device
+from lstm_ae.model.autoencoder import LSTMAutoencoder
+from lstm_ae.run.runtime import auto_threads, is_applied, keep_freed_memory, usable_cores
+from lstm_ae.train.tasks import Task
+from lstm_ae.train.trainer import effective_precision, resolve_device
 
 log = logging.getLogger("lstm_ae")
-
-RESULT = "result.json"
 
 
 def parallel_trials() -> int:
@@ -47,11 +40,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def worst_value(direction: str) -> float:
-    """What a failed trial returns: finite-free but accepted by every Optuna sweeper."""
-    return math.inf if direction == "minimize" else -math.inf
 
 
 def build_model(cfg_model, data: SequenceData, task: Task) -> LSTMAutoencoder:
@@ -71,74 +59,8 @@ def build_model(cfg_model, data: SequenceData, task: Task) -> LSTMAutoencoder:
     )
 
 
-@torch.inference_mode()
-def reconstruct(model, task: Task, x: torch.Tensor, device) -> np.ndarray:
-    model.eval()
-    inp, _ = task.split_batch(x.to(device))
-    return model(inp).recon.float().cpu().numpy()
-
-
-def run_label(width: int = 110) -> str:
-    """Which run a figure shows: the trial's number and command-line overrides inside a Hydra job
-    (e.g. "trial 3: model.hidden=32 optimizer.lr=0.005"), empty outside one."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return ""
-    hc = HydraConfig.get()
-    overrides = " ".join(o for o in hc.overrides.task if not o.lstrip("+~").startswith("hydra."))
-    label = f"trial {hc.job.num}: {overrides}" if hc.mode.name == "MULTIRUN" else overrides
-    return label if len(label) <= width else label[: width - 1] + "…"
-
-
-def write_plots(
-    data: SequenceData, model, task: Task, history: list[dict], out: Path, n_examples: int, device
-) -> list[str]:
-    """The figures every run has: examples, test reconstructions, learning curves. The reconstruction
-    figure names the run it shows (run_label), so a copy in a sweep summary still says which trial."""
-    label = run_label()
-    plots.plot_examples(data, out / "examples.png", n=min(n_examples, len(data.train)))
-    n_rec = min(len(data.test), 3 if data.kind == "signal" else 8)
-    idx = list(range(n_rec))
-    x = data.test.x[idx]
-    inp, _ = task.split_batch(x)
-    plots.plot_reconstructions(
-        data,
-        "test",
-        idx,
-        inp.numpy(),
-        reconstruct(model, task, x, device),
-        out / "reconstructions.png",
-        f"{data.name}: test originals vs reconstructions (best checkpoint)" + (f"\n{label}" if label else ""),
-    )
-    files = ["examples.png", "reconstructions.png"]
-    if history:
-        plots.plot_curves(
-            history,
-            "loss",
-            "loss (reconstruction MSE)" if task.name == "reconstruct" else "loss (MSE + weighted heads)",
-            out / "loss.png",
-            f"{data.name} / {task.name}: loss vs epoch",
-            logy=True,
-        )
-        files.append("loss.png")
-        if "train_acc" in history[0]:
-            plots.plot_curves(
-                history, "acc", "accuracy", out / "accuracy.png", f"{data.name} / {task.name}: accuracy vs epoch"
-            )
-            files.append("accuracy.png")
-        if "train_pred" in history[0]:
-            plots.plot_curves(
-                history,
-                "pred",
-                "in-window prediction MSE\n(normalized; looked ahead)",
-                out / "prediction_loss.png",
-                f"{data.name}: in-window prediction loss vs epoch\nthe encoder has read all targets but the last: "
-                "not a forecast error (val_next, one_step are)",
-                logy=True,
-            )
-            files.append("prediction_loss.png")
-    return files
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
 
 
 def instantiate_node(node, **kwargs):
@@ -178,8 +100,8 @@ def scheduler_config(cfg: DictConfig) -> dict | None:
 
 def apply_process_settings(process_cfg: ProcessConfig) -> None:
     """The process section of a run: CPU threads (process.threads, else chosen from the cores this
-    process may use, the parallel trials and other processes' load: lstm_ae.process) and the
-    allocator (lstm_ae.allocator)."""
+    process may use, the parallel trials and other processes' load: lstm_ae.run.runtime) and the
+    allocator (lstm_ae.run.runtime)."""
     threads = process_cfg.threads
     if not threads:
         threads, note = auto_threads(parallel_trials())
@@ -190,8 +112,9 @@ def apply_process_settings(process_cfg: ProcessConfig) -> None:
         keep_freed_memory()
 
 
-def prepare(cfg: DictConfig) -> Prepared:
-    """Validate the config, load the data, build the model; raise ConfigError/DataError on bad input."""
+def prepare(cfg: DictConfig, data: SequenceData | None = None) -> Prepared:
+    """Validate the config, load the data (or take the given data instead of cfg.dataset's), build the
+    model; raise ConfigError/DataError on bad input."""
     model_cfg, trainer_cfg = validate(cfg)
     task: Task = instantiate_node(cfg.task)
     optimizer_factory = instantiate_node(cfg.optimizer)
@@ -199,10 +122,11 @@ def prepare(cfg: DictConfig) -> Prepared:
     apply_process_settings(typed_process(cfg.process))
     device = resolve_device(trainer_cfg.device)
     seed_everything(trainer_cfg.seed)
-    data: SequenceData = instantiate_node(cfg.dataset)
+    if data is None:
+        data = instantiate_node(cfg.dataset)
     task.check_data(data)
     model = build_model(model_cfg, data, task)
-    n_params = sum(p.numel() for p in model.parameters())
+    n_params = count_parameters(model)
     folded = model.folds_decoder(device)  # builds the kernel now, not mid-run
     log.info(
         "dataset=%s train/val/test=%d/%d/%d, T=%d, features=%d | model hidden=%d layers=%d params=%d decoder=%s | "
@@ -224,11 +148,3 @@ def prepare(cfg: DictConfig) -> Prepared:
         is_applied(),
     )
     return Prepared(model_cfg, trainer_cfg, task, data, model, device, optimizer_factory, scheduler_cfg, n_params)
-
-
-def fmt_metrics(metrics: dict) -> str:
-    return " ".join(
-        f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}"
-        for k, v in metrics.items()
-        if not isinstance(v, (dict, list))
-    )

@@ -2,8 +2,8 @@
 machine: one build per kernel source + compile flags + compiler + torch release + CPU, shared by every
 virtual environment, clone and Python version on the machine.
 
-    python -m lstm_ae.kernel build     # ahead of time (the README's first command does it)
-    python -m lstm_ae.kernel where     # the cache folder and whether the build is there
+    python -m lstm_ae.model.kernel build     # ahead of time (the README's first command does it)
+    python -m lstm_ae.model.kernel where     # the cache folder and whether the build is there
 
 The build lives in $LSTM_AE_KERNEL_DIR (default ~/.cache/lstm_ae/kernels/<key>/). A process that
 finds it there loads it (milliseconds). One that does not takes the folder's lock (an flock, which
@@ -174,7 +174,7 @@ def _reason(exc: Exception) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lstm_ae.kernel", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lstm_ae.model.kernel", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("build", "where"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lstm_ae import recurrence
+from lstm_ae.model import recurrence
 
 
 @dataclass
@@ -90,7 +90,7 @@ class LSTMAutoencoder(nn.Module):
     def decode(self, z: torch.Tensor, steps: int) -> torch.Tensor:
         """z: (B, H) fed at each of `steps` steps -> decoder outputs (B, T, H). Folded (folds_decoder):
         W_ih z is computed once instead of at every step; same function, a third fewer FLOPs
-        (lstm_ae.recurrence)."""
+        (lstm_ae.model.recurrence)."""
         if self.folds_decoder(z.device):
             return recurrence.lstm(self.decoder, z, steps=steps)[0]
         return self.decoder(z.unsqueeze(1).expand(-1, steps, -1))[0]

@@ -1,6 +1,6 @@
 """Sweep summary: one table and a few figures that show at a glance which trial won.
 
-    python -m lstm_ae.report <sweep folder>
+    python -m lstm_ae.sweep.summary <sweep folder>
 
 works on any sweep folder, during or after the sweep, including one whose trials partly
 failed. It reads each trial's .hydra/overrides.yaml, result.json and metrics.csv.
@@ -9,36 +9,24 @@ failed. It reads each trial's .hydra/overrides.yaml, result.json and metrics.csv
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import shutil
 import sys
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
+import yaml
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
-
-from lstm_ae import plots  # noqa: E402  (shared figure style and axes)
-from lstm_ae.artifacts import save_figure, write_csv, write_text  # noqa: E402
+from lstm_ae.artifacts import write_csv, write_text
+from lstm_ae.figures.sweeps import optuna_views, plot_all_curves, plot_objective_vs_params, trial_label
+from lstm_ae.files import FINISHED, METRICS, SUMMARY_CSV, SUMMARY_MD, RunStatus, read_result
 
 HIDDEN_OVERRIDE_PREFIXES = ("trial_ctx", "+trial_ctx", "hydra.")
-OK_STATUSES = ("completed", "early_stopped")
 
 
 def _parse_override(text: str) -> tuple[str, str]:
     key, _, value = text.partition("=")
     return key.lstrip("+~"), value
-
-
-def _load_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def _number(value) -> float:
@@ -48,7 +36,12 @@ def _number(value) -> float:
         return math.nan
 
 
-STUDY_STATUS = {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running"}
+STUDY_STATUS = {
+    "COMPLETE": RunStatus.COMPLETED,
+    "PRUNED": RunStatus.PRUNED,
+    "FAIL": RunStatus.FAILED,
+    "RUNNING": RunStatus.RUNNING,
+}
 
 
 def study_outcomes(study) -> dict[str, dict]:
@@ -93,7 +86,7 @@ def collect(sweep_dir: Path, study=None) -> tuple[pd.DataFrame, list[str], dict[
     ):
         overrides = yaml.safe_load((trial_dir / ".hydra" / "overrides.yaml").read_text()) or []
         params = dict(_parse_override(o) for o in overrides if not o.lstrip("+~").startswith(HIDDEN_OVERRIDE_PREFIXES))
-        result = _load_json(trial_dir / "result.json")
+        result = read_result(trial_dir)
         known = recorded.get(trial_dir.name, {})
         row = {"trial": trial_dir.name, **params}
         row["status"] = result.get("status") or known.get("status", "running or killed")
@@ -111,9 +104,9 @@ def collect(sweep_dir: Path, study=None) -> tuple[pd.DataFrame, list[str], dict[
         row["reason"] = result.get("reason") or known.get("reason", "")
         row["folder"] = str(trial_dir)
         rows.append(row)
-        if (trial_dir / "metrics.csv").exists():
+        if (trial_dir / METRICS).exists():
             try:
-                curves[trial_dir.name] = pd.read_csv(trial_dir / "metrics.csv")
+                curves[trial_dir.name] = pd.read_csv(trial_dir / METRICS)
             except (OSError, ValueError, pd.errors.EmptyDataError):
                 pass
     df = pd.DataFrame(rows)
@@ -145,7 +138,7 @@ def collect(sweep_dir: Path, study=None) -> tuple[pd.DataFrame, list[str], dict[
 def inert_parameters(df: pd.DataFrame, swept: list[str], rel: float = 1e-5) -> list[str]:
     """Swept parameters whose values changed nothing: among completed trials that differ only in this
     parameter, the objective is the same (to rel) in every such group."""
-    ok = df[df["status"].isin(OK_STATUSES) & df["objective"].notna()]
+    ok = df[df["status"].isin(FINISHED) & df["objective"].notna()]
     inert = []
     for name in swept:
         others = [c for c in swept if c != name]
@@ -162,103 +155,9 @@ def _objective_columns(df: pd.DataFrame) -> list[str]:
 
 
 def _sort_best_first(df: pd.DataFrame, direction: str) -> pd.DataFrame:
-    ok = df["status"].isin(OK_STATUSES) & df["objective"].notna()
+    ok = df["status"].isin(FINISHED) & df["objective"].notna()
     good = df[ok].sort_values("objective", ascending=(direction == "minimize"))
     return pd.concat([good, df[~ok]], ignore_index=True)
-
-
-def _label(row: pd.Series, swept: list[str]) -> str:
-    return ", ".join(f"{k.split('.')[-1]}={row[k]}" for k in swept) or f"trial {row['trial']}"
-
-
-def plot_objective_vs_params(df: pd.DataFrame, swept: list[str], path: Path) -> None:
-    ok = df[df["status"].isin(OK_STATUSES)]
-    n = max(1, len(swept))
-    fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 4.5), squeeze=False)
-    for ax, name in zip(axes[0], swept):
-        values = pd.to_numeric(ok[name], errors="coerce")
-        if values.notna().all() and len(values):
-            ax.scatter(values, ok["objective"], s=50, label="trial")
-            best = ok.assign(_v=values).groupby("_v")["objective"].min()
-            ax.plot(best.index, best.values, "-", color="C1", label="best trial per value")
-            if values.min() > 0 and values.max() / values.min() >= 10:
-                ax.set_xscale("log")
-        else:
-            cats = ok[name].astype(str)
-            groups = ok.groupby(cats)["objective"]
-            ax.bar(list(groups.groups), groups.min().values, color="C0", label="best trial")
-        ax.set_xlabel(name)
-        ax.set_ylabel(f"objective ({ok['objective_name'].iloc[0] if len(ok) else ''})")
-        if ok["objective"].gt(0).all() and len(ok) and ok["objective"].max() / max(ok["objective"].min(), 1e-300) > 20:
-            ax.set_yscale("log")
-        ax.legend()
-    fig.suptitle("objective vs swept parameters (failed trials omitted)")
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-
-
-def plot_all_curves(
-    df: pd.DataFrame,
-    swept: list[str],
-    curves: dict[str, pd.DataFrame],
-    column: str,
-    ylabel: str,
-    path: Path,
-    logy: bool,
-) -> bool:
-    fig, ax = plt.subplots(figsize=(9, 5.5))
-    drawn = 0
-    for _, row in df.iterrows():
-        c = curves.get(row["trial"])
-        if c is None or column not in c:
-            continue
-        style = "-" if row["status"] in OK_STATUSES else ":"
-        ax.plot(c["epoch"], c[column], style, marker="o", ms=3, label=f"{_label(row, swept)} [{row['status']}]")
-        drawn += 1
-    if not drawn:
-        plt.close(fig)
-        return False
-    plots.epoch_axis(ax)
-    ax.set_ylabel(ylabel)
-    if logy:
-        ax.set_yscale("log")
-    ax.set_title(f"{ylabel} of every trial")
-    ax.legend(fontsize=9 if drawn > 8 else 11, ncol=2 if drawn > 12 else 1, loc="best")
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-    return True
-
-
-def optuna_views(sweep_dir: Path, study) -> list[tuple[str, str]]:
-    """Optuna's own views of the sweep's study (matplotlib backend). History and slice plots repeat
-    objective_vs_params.png (with fractional trial ticks); only the importances add something, and only
-    with several parameters and trials."""
-    if study is None:
-        return []
-    import warnings
-
-    import optuna
-    from optuna.visualization import matplotlib as ovm
-
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    if len(complete) < 3 or len(complete[0].params) < 2:
-        return []
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    name = "optuna_importances.png"
-    try:
-        with matplotlib.rc_context(), warnings.catch_warnings():  # Optuna switches to ggplot style globally
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # its matplotlib views
-            ax = ovm.plot_param_importances(study)
-        fig = (ax.flat[0] if hasattr(ax, "flat") else ax).get_figure()
-        fig.set_size_inches(max(8, fig.get_size_inches()[0]), max(5, fig.get_size_inches()[1]))
-        save_figure(fig, sweep_dir / name)
-        plt.close(fig)
-    except Exception:  # e.g. importances need scikit-learn; a missing view is not an error
-        plt.close("all")
-        return []
-    return [("Optuna: parameter importances", name)]
 
 
 def _md_table(df: pd.DataFrame, columns: list[str]) -> str:
@@ -285,7 +184,7 @@ def write_summary(sweep_dir: Path, directions: list[str] | str | None = None, st
             study = None
     df, swept, curves = collect(sweep_dir, study)
     if df.empty:
-        write_text(sweep_dir / "summary.md", f"# Sweep summary\n\nNo trial folders yet in `{sweep_dir}`.\n")
+        write_text(sweep_dir / SUMMARY_MD, f"# Sweep summary\n\nNo trial folders yet in `{sweep_dir}`.\n")
         return df
     if isinstance(directions, str):
         directions = [directions]
@@ -302,7 +201,7 @@ def write_summary(sweep_dir: Path, directions: list[str] | str | None = None, st
         df = pd.concat([df[df["pareto"]], df[~df["pareto"]]], ignore_index=True)
     else:
         df = _sort_best_first(df, directions[0])
-    write_csv(sweep_dir / "summary.csv", df.to_dict("records"))
+    write_csv(sweep_dir / SUMMARY_CSV, df.to_dict("records"))
     figures = []
     if swept:
         plot_objective_vs_params(df, swept, sweep_dir / "objective_vs_params.png")
@@ -327,10 +226,10 @@ def write_summary(sweep_dir: Path, directions: list[str] | str | None = None, st
         objectives = _objective_columns(df)
         lines.append(f"**Pareto front ({', '.join(directions)}): {len(front)} trial(s)**")
         lines += ["", _md_table(front, ["trial", *swept, *objectives]), ""]
-    elif best["status"] in OK_STATUSES:
+    elif best["status"] in FINISHED:
         best_png = Path(best["folder"]) / "reconstructions.png"
         lines.append(
-            f"**Best trial: {best['trial']}** ({_label(best, swept)}): {best['objective_name'] or 'objective'} = {best['objective']:.5g}"
+            f"**Best trial: {best['trial']}** ({trial_label(best, swept)}): {best['objective_name'] or 'objective'} = {best['objective']:.5g}"
         )
         tests = [c for c in df.columns if c.startswith("test_")]
         if tests:
@@ -339,7 +238,9 @@ def write_summary(sweep_dir: Path, directions: list[str] | str | None = None, st
             lines[-1] += "; test: " + ", ".join(f"{c[5:]} = {best[c]:.5g}" for c in shown)
         if best_png.exists():
             shutil.copyfile(best_png, sweep_dir / "best_reconstructions.png")
-            figures.append((f"Reconstructions of the best trial ({_label(best, swept)})", "best_reconstructions.png"))
+            figures.append(
+                (f"Reconstructions of the best trial ({trial_label(best, swept)})", "best_reconstructions.png")
+            )
     else:
         lines.append("**No trial completed yet.**")
     for name in inert_parameters(df, swept):
@@ -360,20 +261,21 @@ def write_summary(sweep_dir: Path, directions: list[str] | str | None = None, st
     named = df.rename(columns={"objective": f"objective ({names[0]})"}) if len(names) == 1 and names[0] else df
     cols = [f"objective ({names[0]})" if c == "objective" and named is not df else c for c in cols]
     lines.append(_md_table(named, [c for c in cols if c in swept or c == "trial" or named[c].notna().any()]))
-    failed = df[~df["status"].isin(OK_STATUSES)]
+    failed = df[~df["status"].isin(FINISHED)]
     if len(failed):
         lines += ["", "## Trials that did not complete", ""]
         lines += [
-            f"- trial {r['trial']} ({_label(r, swept)}): {r['status']}: {r['reason']}" for _, r in failed.iterrows()
+            f"- trial {r['trial']} ({trial_label(r, swept)}): {r['status']}: {r['reason']}"
+            for _, r in failed.iterrows()
         ]
     lines += ["", "## Figures", ""]
     lines += [f"### {title}\n\n![{title}]({name})\n" if name else f"### {title}\n" for title, name in figures]
-    write_text(sweep_dir / "summary.md", "\n".join(lines) + "\n")
+    write_text(sweep_dir / SUMMARY_MD, "\n".join(lines) + "\n")
     return df
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lstm_ae.report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lstm_ae.sweep.summary", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="a multirun folder (holds one sub-folder per trial)")
     parser.add_argument(
         "--direction", choices=("minimize", "maximize"), default=None, help="default: as the runs recorded"
@@ -386,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     if df.empty:
         print(f"error: no trial folders (with .hydra/overrides.yaml) in {args.sweep_dir}", file=sys.stderr)
         return 2
-    print((args.sweep_dir / "summary.md").read_text().split("## Figures")[0])
+    print((args.sweep_dir / SUMMARY_MD).read_text().split("## Figures")[0])
     return 0
 
 

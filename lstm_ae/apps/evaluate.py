@@ -1,6 +1,6 @@
 """Evaluate a trained run on other data (another period, another market) of the same schema.
 
-    python -m lstm_ae.evaluate <run folder> dataset.path=<csv> [more overrides] [--out DIR] [--all-items]
+    python -m lstm_ae.apps.evaluate <run folder> dataset.path=<csv> [more overrides] [--out DIR] [--all-items]
 
 (flags and overrides in any order).
 
@@ -37,12 +37,15 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from lstm_ae import pipeline
-from lstm_ae.artifacts import load_checkpoint, write_json, write_text
+from lstm_ae.artifacts import write_json, write_text
 from lstm_ae.config import rename_moved, upgrade_saved, validate
 from lstm_ae.data.base import concat, groups_of, stat_items, take, with_splits
-from lstm_ae.errors import ConfigError, DataError
-from lstm_ae.trainer import BEST_CKPT, evaluate, resolve_device
+from lstm_ae.errors import ConfigError, DataError, first_line
+from lstm_ae.files import BEST_CKPT
+from lstm_ae.run import prepare as pipeline
+from lstm_ae.run.outputs import fmt_metrics, test_best
+from lstm_ae.run.prepare import count_parameters
+from lstm_ae.train.trainer import resolve_device
 
 log = logging.getLogger("lstm_ae")
 
@@ -58,7 +61,7 @@ def compose_run_config(run: Path, overrides: list[str]):
             overrides = [rename_moved(o) for o in overrides]
             return upgrade_saved(compose(config_name="config", overrides=overrides))
     except (HydraException, OmegaConfBaseException) as exc:
-        first = str(exc).strip().splitlines()[0]
+        first = first_line(exc)
         raise ConfigError(f"overrides {' '.join(overrides)}: {first}") from None
     finally:
         GlobalHydra.instance().clear()
@@ -101,16 +104,12 @@ def run(run_dir: Path, overrides: list[str], out: Path | None, all_items: bool) 
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(trainer_cfg.device)
     model = pipeline.build_model(model_cfg, data, task).to(device)
-    try:
-        model.load_state_dict(load_checkpoint(ckpt)["model"])
-    except RuntimeError as exc:
-        raise ConfigError(f"{ckpt}: does not fit the composed model ({str(exc).splitlines()[0]})") from None
+    prep = pipeline.Prepared(model_cfg, trainer_cfg, task, data, model, device, None, None, count_parameters(model))
     log.info(
         "evaluating %s on %s: %d items (%s)", ckpt, cfg.dataset.get("path", cfg.dataset.name), len(data.test), scope
     )
-    test = evaluate(model, task, data.test, device, trainer_cfg.precision, trainer_cfg.eval_batch_size)
-    test.update(task.extra_test_metrics(model, data, device, out))
-    figures = pipeline.write_plots(data, model, task, [], out, trainer_cfg.n_plot_examples, device)
+    tested = test_best(prep, out, [], ckpt)
+    test, figures = tested.test, tested.figures
     result = {
         "run": str(run_dir),
         "checkpoint": str(ckpt),
@@ -119,12 +118,13 @@ def run(run_dir: Path, overrides: list[str], out: Path | None, all_items: bool) 
         "test_size": len(data.test),
         "data": {**stat_items(data), **({"units": data.units.symbol} if data.units else {})},
         "test": test,
+        "reference": tested.reference.as_dict(),
         "figures": figures + test.get("figures", []),
         "wall_time_s": time.perf_counter() - t0,
     }
     write_text(out / "config.yaml", OmegaConf.to_yaml(cfg))
     write_json(out / "eval.json", result)
-    log.info("test: %s -> %s", pipeline.fmt_metrics(test), out)
+    log.info("test: %s -> %s", fmt_metrics(test), out)
     return result
 
 

@@ -15,21 +15,20 @@ max, and encode()/reconstruct() apply the same scaling (reconstruct() undoes it)
 from __future__ import annotations
 
 import tempfile
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 
 from lstm_ae.artifacts import load_checkpoint
-from lstm_ae.config import group_defaults, typed_model, typed_trainer
-from lstm_ae.data.base import Split
+from lstm_ae.data.base import SequenceData, Split
 from lstm_ae.errors import ConfigError
-from lstm_ae.model import LSTMAutoencoder
-from lstm_ae.tasks import Task
-from lstm_ae.trainer import BEST_CKPT, Trainer, evaluate, resolve_device
+from lstm_ae.files import BEST_CKPT
+from lstm_ae.model.autoencoder import LSTMAutoencoder
+from lstm_ae.run import prepare as pipeline
+from lstm_ae.run.outputs import load_weights, test_best
+from lstm_ae.train.trainer import Trainer
 
 FORMAT = "lstm_ae.api/1"
 
@@ -118,34 +117,62 @@ def _module_from(config: dict) -> LSTMAutoencoder:
 def fit(
     X: Any = None,
     *,
-    hidden: int = 32,
-    layers: int = 1,
-    epochs: int = 20,
-    lr: float = 5e-3,
-    batch_size: int = 64,
-    grad_clip: float = 1.0,
+    hidden: int | None = None,
+    layers: int | None = None,
+    epochs: int | None = None,
+    lr: float | None = None,
+    batch_size: int | None = None,
+    grad_clip: float | None = None,
     val_fraction: float = 0.1,
-    seed: int = 0,
-    device: str = "auto",
+    seed: int | None = None,
+    device: str | None = None,
     out: str | Path | None = None,
     preset: str | None = None,
     overrides: list[str] | tuple[str, ...] = (),
 ) -> Autoencoder:
-    """Train on X (reconstruction, Adam, best epoch on a held-out validation part kept), or a preset of
-    conf/experiment composed by Hydra with overrides. Artifacts (metrics.csv, best.pt) go to out (a temp
-    folder by default); the returned model's .result holds status, objective and, for presets, test metrics."""
+    """Train on X (reconstruction; the best epoch on a held-out validation part is kept), or on a preset
+    of conf/experiment. Settings left None take the config groups' YAML defaults, exactly as run.py
+    composes them (the same optimizer, scheduler and validation); overrides are more Hydra overrides.
+    Artifacts (metrics.csv, best.pt) go to out (a temp folder by default); the returned model's .result
+    holds status, objective and, for presets, test metrics with the reconstruction references."""
+    if preset is not None and X is not None:
+        raise ConfigError("fit: give X or preset=..., not both (a preset names its own dataset)")
+    if preset is None and X is None:
+        raise ConfigError("fit: give X, an (N, T, F) array, or preset=<name of conf/experiment>")
+    settings = {"model.hidden": hidden, "model.layers": layers, "trainer.epochs": epochs, "optimizer.lr": lr,
+                "trainer.batch_size": batch_size, "trainer.grad_clip": grad_clip, "trainer.seed": seed,
+                "trainer.device": device}  # fmt: skip
+    args = [f"{key}={value}" for key, value in settings.items() if value is not None] + list(overrides)
     if preset is not None:
-        if X is not None:
-            raise ConfigError("fit: give X or preset=..., not both (a preset names its own dataset)")
-        return _fit_preset(preset, list(overrides), out)
+        return _fit_preset(preset, args, out)
     X = as_sequences(X)
     if not 0 < val_fraction < 1:
         raise ConfigError(f"val_fraction must be between 0 and 1; got {val_fraction}")
-    # the model and trainer groups' YAML defaults, as run.py composes them, with fit()'s arguments over them
-    model_cfg = typed_model(OmegaConf.merge(group_defaults("model", "lstm_ae"), {"hidden": hidden, "layers": layers}))
-    trainer_cfg = typed_trainer(OmegaConf.merge(group_defaults("trainer"), {
-        "epochs": epochs, "batch_size": batch_size, "grad_clip": grad_clip, "seed": seed, "device": device,
-        "resume": False}))  # fmt: skip
+    cfg = compose_run(["trainer.resume=false", *args])
+    data, lo, hi = in_memory_data(X, val_fraction, int(cfg.trainer.seed))
+    prep = pipeline.prepare(cfg, data=data)
+    run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="lstm_ae_fit_"))
+    outcome = _train(prep, run_dir)
+    if (run_dir / BEST_CKPT).exists():
+        load_weights(prep.model, run_dir / BEST_CKPT)
+    result = {"status": str(outcome.status), "reason": outcome.reason, "objective": outcome.best_objective,
+              "best_epoch": outcome.best_epoch, "run_dir": str(run_dir)}  # fmt: skip
+    return Autoencoder(prep.model, lo, hi, _config_of(prep.model), result)
+
+
+def compose_run(overrides: list[str]):
+    """The run config run.py would compose for these overrides, from conf/."""
+    from hydra import compose, initialize_config_dir
+
+    from lstm_ae.config import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=overrides)
+
+
+def in_memory_data(X: np.ndarray, val_fraction: float, seed: int) -> tuple[SequenceData, np.ndarray, np.ndarray]:
+    """X scaled per feature to [0, 1] (the decoder ends in a sigmoid) and split into train/validation
+    parts at random (seeded); the validation part also serves as the test split. Returns the scaling."""
     lo, hi = X.reshape(-1, X.shape[-1]).min(0), X.reshape(-1, X.shape[-1]).max(0)
     hi = np.where(hi > lo, hi, lo + 1)
     x = torch.from_numpy((X - lo) / (hi - lo))
@@ -153,45 +180,28 @@ def fit(
     n_val = max(1, int(round(val_fraction * len(x)))) if len(x) > 1 else 0
     val_idx, train_idx = order[:n_val], order[n_val:] if n_val < len(x) else order
     train, val = Split(x[train_idx]), Split(x[val_idx] if n_val else x)
-    torch.manual_seed(seed)
-    config = {"input_size": X.shape[-1], "hidden": model_cfg.hidden, "layers": model_cfg.layers,
-              "fold_decoder_input": model_cfg.fold_decoder_input}  # fmt: skip
-    module = _module_from(config)
-    run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="lstm_ae_fit_"))
-    task = Task()
-    trainer = Trainer(module, task, partial(torch.optim.Adam, lr=lr), None, run_dir, trainer_cfg)
-    outcome = trainer.fit(train, val)
-    if (run_dir / BEST_CKPT).exists():
-        module.load_state_dict(load_checkpoint(run_dir / BEST_CKPT)["model"])
-    result = {"status": outcome.status, "reason": outcome.reason, "objective": outcome.best_objective,
-              "best_epoch": outcome.best_epoch, "run_dir": str(run_dir)}  # fmt: skip
-    return Autoencoder(module.to(resolve_device(device)), lo, hi, config, result)
+    return SequenceData(name="X", train=train, val=val, test=val, kind="signal"), lo, hi
+
+
+def _train(prep, run_dir: Path):
+    trainer = Trainer(prep.model, prep.task, prep.optimizer_factory, prep.scheduler_cfg, run_dir, prep.trainer_cfg)
+    return trainer.fit(prep.data.train, prep.data.val)
 
 
 def _fit_preset(preset: str, overrides: list[str], out) -> Autoencoder:
-    from hydra import compose, initialize_config_dir
-
-    from lstm_ae import pipeline
-    from lstm_ae.config import CONF_DIR, group_options
+    from lstm_ae.config import group_options
 
     if preset not in group_options("experiment"):
         raise ConfigError(f"unknown preset {preset!r}; allowed: {', '.join(group_options('experiment'))}")
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=[f"experiment={preset}", *overrides])
-    prep = pipeline.prepare(cfg)
+    prep = pipeline.prepare(compose_run([f"experiment={preset}", *overrides]))
     run_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix=f"lstm_ae_{preset}_"))
-    trainer = Trainer(prep.model, prep.task, prep.optimizer_factory, prep.scheduler_cfg, run_dir, prep.trainer_cfg)
-    outcome = trainer.fit(prep.data.train, prep.data.val)
-    if (run_dir / BEST_CKPT).exists():
-        prep.model.load_state_dict(load_checkpoint(run_dir / BEST_CKPT)["model"])
-    test = evaluate(
-        prep.model, prep.task, prep.data.test, prep.device, prep.trainer_cfg.precision, prep.trainer_cfg.eval_batch_size
-    )
-    result = {"status": outcome.status, "objective": outcome.best_objective, "best_epoch": outcome.best_epoch,
-              "test": test, "run_dir": str(run_dir)}  # fmt: skip
-    config = _config_of(prep.model)
+    outcome = _train(prep, run_dir)
+    best = run_dir / BEST_CKPT
+    tested = test_best(prep, run_dir, outcome.history, best if best.exists() else None)
+    result = {"status": str(outcome.status), "objective": outcome.best_objective, "best_epoch": outcome.best_epoch,
+              "test": tested.test, "run_dir": str(run_dir)}  # fmt: skip
     ones = np.ones(prep.data.input_size, dtype=np.float32)
-    return Autoencoder(prep.model, 0 * ones, ones, config, result)
+    return Autoencoder(prep.model, 0 * ones, ones, _config_of(prep.model), result)
 
 
 def _config_of(module: LSTMAutoencoder) -> dict:

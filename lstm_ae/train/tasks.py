@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from lstm_ae.errors import ConfigError
-from lstm_ae.model import LSTMAutoencoder
+from lstm_ae.model.autoencoder import LSTMAutoencoder
 
 
 @dataclass
@@ -47,10 +47,10 @@ class Task:
     def extra_test_metrics(self, model: LSTMAutoencoder, data, device, out_dir) -> dict:
         """Test evaluation beyond the mean losses: what the data declare (units, series, named items;
         lstm_ae.data.base) adds errors in real units, splits.json and the figure of chosen series
-        (lstm_ae.forecast.data_metrics). Nothing for data that declare none of them."""
+        (lstm_ae.evaluation.forecast.data_metrics). Nothing for data that declare none of them."""
         if data.units is None and data.series is None and data.test.names is None:
             return {}
-        from lstm_ae.forecast import data_metrics
+        from lstm_ae.evaluation.forecast import data_metrics
 
         return data_metrics(self, model, data, device, out_dir)
 
@@ -113,7 +113,9 @@ class PredictTask(Task):
     parts: tuple[str, ...] = ("recon", "pred", "next")
     pred_weight: float = 1.0
     forecast_every: int = 1  # score the one-step forecast of every k-th day of each test series
-    multistep_context: int | None = None  # known values before multi-step forecasts; None: see lstm_ae.forecast
+    multistep_context: int | None = (
+        None  # known values before multi-step forecasts; None: see lstm_ae.evaluation.forecast
+    )
     last_weight: float = 1.0  # weight of the last (honest) step in the prediction MSE, relative to each earlier step
     residual: bool = False  # the head predicts the change from the last known value
     linear_skip: bool = False  # with residual: + a learned a (x_t - x_{t-1}) (a linear AR(1) on differences)
@@ -146,8 +148,8 @@ class PredictTask(Task):
         return x[:, :-1], x[:, 1:]
 
     def extra_test_metrics(self, model, data, device, out_dir) -> dict:
-        """Honest one-step and multi-step forecasts of the test data vs persistence (lstm_ae.forecast)."""
-        from lstm_ae.forecast import forecast_metrics
+        """Honest one-step and multi-step forecasts of the test data vs persistence (lstm_ae.evaluation.forecast)."""
+        from lstm_ae.evaluation.forecast import forecast_metrics
 
         return forecast_metrics(self, model, data, device, out_dir)
 

@@ -1,22 +1,19 @@
-"""Process-wide CPU settings chosen from what the machine is doing: OpenMP's wait policy (read once,
-when torch loads) and the number of threads a run trains with.
-
-Measured on a 2-core machine (docs/speed.md, `python benchmarks/threads.py`): idle, two threads with
-libgomp's default (spinning) wait policy are fastest; with other busy processes, spinning threads
-fall off a cliff (row MNIST: 79 samples/s with 2 threads against 1,521 with 1), the PASSIVE policy
-removes most of it, and one thread is the fastest of all. So, unless the user set them:
-- before torch loads, if other processes keep cores busy, OMP_WAIT_POLICY=PASSIVE;
-- at the start of every run, threads = the cores this process may use (its CPU affinity) that
-  other processes leave free, divided among parallel trials, at least 1, with one warning line
-  when other processes take cores.
-"Busy" is sampled from /proc/stat over 0.2 s while this process sleeps, so it
-counts other processes only (a load average would also count this process's previous trial).
-"""
+"""Process-wide runtime settings of a run, applied when it starts (never on import): OpenMP's wait
+policy (read once, when torch loads), the number of CPU threads, and glibc's handling of freed memory.
+Why each is chosen as it is, with the measurements: docs/speed.md."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import logging
 import os
+import platform
+import sys
 import time
+
+log = logging.getLogger(__name__)
+
 
 SAMPLE_S = 0.2
 BUSY_THRESHOLD = 0.5  # cores kept busy by others before we adapt
@@ -67,9 +64,10 @@ def busy_cores(sample_s: float = SAMPLE_S, reuse_s: float = 0.0) -> float:
 
 
 def set_wait_policy() -> None:
-    """Call before torch is imported: PASSIVE OpenMP threads when other processes keep cores busy.
-    An OMP_WAIT_POLICY of the user's wins; LSTM_AE_AUTO_WAIT_POLICY=0 leaves libgomp's default."""
-    if os.environ.get("LSTM_AE_AUTO_WAIT_POLICY") == "0":
+    """When a run starts, before torch is imported: PASSIVE OpenMP threads when other processes keep
+    cores busy. An OMP_WAIT_POLICY of the user's wins; LSTM_AE_AUTO_WAIT_POLICY=0 leaves libgomp's
+    default; once torch is loaded OpenMP has read the policy, so nothing changes."""
+    if os.environ.get("LSTM_AE_AUTO_WAIT_POLICY") == "0" or "torch" in sys.modules:
         return
     if "OMP_WAIT_POLICY" not in os.environ and busy_cores() >= BUSY_THRESHOLD:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
@@ -88,3 +86,37 @@ def auto_threads(parallel_trials: int = 1) -> tuple[int, str]:
         f"other processes keep {busy:.1f} of this process's {cores} cores busy: training with {threads} "
         "thread(s) (process.threads sets it)"
     )
+
+
+# glibc's malloc: keep freed memory inside the process for the next training step
+
+M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's <malloc.h>
+M_MMAP_MAX = -4
+_applied = False
+
+
+def supported() -> bool:
+    """Whether this process's C library is glibc, whose mallopt settings these are."""
+    return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+
+def keep_freed_memory() -> bool:
+    """Turn off mmap-backed allocations and heap trimming; True when in effect."""
+    global _applied
+    if _applied:
+        return True
+    if not supported():
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        ok = libc.mallopt(M_MMAP_MAX, 0) == 1 and libc.mallopt(M_TRIM_THRESHOLD, -1) == 1
+    except (OSError, AttributeError):
+        return False
+    _applied = ok
+    if not ok:
+        log.warning("mallopt refused the settings; freed memory goes back to the OS as usual")
+    return ok
+
+
+def is_applied() -> bool:
+    return _applied

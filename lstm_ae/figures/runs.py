@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from lstm_ae.artifacts import save_figure  # noqa: E402
-from lstm_ae.charts import date_axis, epoch_axis, plot_series  # noqa: E402  (also sets the house style)
-from lstm_ae.data.base import SequenceData, Units  # noqa: E402
+from lstm_ae.artifacts import save_figure
+from lstm_ae.data.base import SequenceData, Units
+from lstm_ae.figures.style import date_axis, epoch_axis, plot_series, styled, subplots
 
 
 def _series(data: SequenceData, split: str, index: int, values: np.ndarray):
@@ -27,18 +23,19 @@ def _series(data: SequenceData, split: str, index: int, values: np.ndarray):
     return np.arange(1, n + 1), ys, "time step t"
 
 
+@styled
 def plot_examples(data: SequenceData, path: Path, n: int = 3) -> None:
     """A few training examples as the model sees them."""
     x = data.train.x[:n].numpy()
     if data.kind == "image":
-        fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 3))
+        fig, axes = subplots(1, n, figsize=(2.6 * n, 3))
         for i, ax in enumerate(np.atleast_1d(axes)):
             ax.imshow(x[i].reshape(data.image_shape), cmap="gray", vmin=0, vmax=1)
             label = f" (label {int(data.train.y[i])})" if data.train.y is not None else ""
             ax.set_title(f"example {i + 1}{label}")
             ax.axis("off")
     else:
-        fig, axes = plt.subplots(n, 1, figsize=(10, 2.6 * n), squeeze=False)
+        fig, axes = subplots(n, 1, figsize=(10, 2.6 * n), squeeze=False)
         for i, ax in enumerate(axes[:, 0]):
             xs, ys, xlabel = _series(data, "train", i, x[i])
             ax.plot(xs, ys, marker=".", lw=1.2, label=f"{data.name} example {i + 1}")
@@ -48,18 +45,27 @@ def plot_examples(data: SequenceData, path: Path, n: int = 3) -> None:
     fig.suptitle(f"{data.name}: training examples")
     fig.tight_layout()
     save_figure(fig, path)
-    plt.close(fig)
 
 
+@styled
 def plot_reconstructions(
-    data: SequenceData, split: str, idx: list[int], originals: np.ndarray, recons: np.ndarray, path: Path, title: str
+    data: SequenceData,
+    split: str,
+    idx: list[int],
+    originals: np.ndarray,
+    recons: np.ndarray,
+    path: Path,
+    title: str,
+    reference: tuple[np.ndarray, str] | None = None,
 ) -> None:
-    """Originals beside reconstructions (images) or overlaid (signals)."""
+    """Originals beside reconstructions (images: one row each) or overlaid (signals); reference: another
+    reconstruction and its name (e.g. PCA of the same size), a third row or a thin line."""
     n = len(idx)
     if data.kind == "image":
-        fig, axes = plt.subplots(2, n, figsize=(2.2 * n, 4.8), squeeze=False)
+        rows = [(originals, "original"), (recons, "reconstruction")] + ([reference] if reference else [])
+        fig, axes = subplots(len(rows), n, figsize=(2.2 * n, 2.4 * len(rows)), squeeze=False)
         for j in range(n):
-            for row, (arr, name) in enumerate(((originals[j], "original"), (recons[j], "reconstruction"))):
+            for row, (arr, name) in enumerate((values[j], name) for values, name in rows):
                 ax = axes[row, j]
                 ax.imshow(arr.reshape(data.image_shape), cmap="gray", vmin=0, vmax=1)
                 ax.set_xticks([])
@@ -68,26 +74,29 @@ def plot_reconstructions(
                 if j == 0:
                     ax.set_ylabel(name)
     else:
-        fig, axes = plt.subplots(n, 1, figsize=(10, 2.8 * n), squeeze=False)
+        fig, axes = subplots(n, 1, figsize=(10, 2.8 * n), squeeze=False)
         for j, ax in enumerate(axes[:, 0]):
             xs, ys, xlabel = _series(data, split, idx[j], originals[j])
             _, yr, _ = _series(data, split, idx[j], recons[j])
             ax.plot(xs, ys, lw=1.6, label="original")
             ax.plot(xs, yr, lw=1.6, ls="--", label="reconstruction")
+            if reference is not None:
+                _, yp, _ = _series(data, split, idx[j], reference[0][j])
+                ax.plot(xs, yp, lw=0.9, color="0.45", label=reference[1])
             ax.set_xlabel(xlabel)
             ax.set_ylabel(data.value_label)
             ax.set_title(data.item_name(split, idx[j]))
             if j == 0:  # one legend above the panels, where it covers no data
-                ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.02), ncol=2, frameon=False)
+                ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.02), ncol=3, frameon=False)
     fig.suptitle(title)
     fig.tight_layout()
     save_figure(fig, path)
-    plt.close(fig)
 
 
+@styled
 def plot_curves(history: list[dict], metric: str, ylabel: str, path: Path, title: str, logy: bool = False) -> None:
     """Train and validation curves of one metric against epoch."""
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    fig, ax = subplots(figsize=(8, 4.8))
     epochs = [row["epoch"] for row in history]
     for split, style in (("train", "-"), ("val", "--")):
         key = f"{split}_{metric}"
@@ -108,9 +117,9 @@ def plot_curves(history: list[dict], metric: str, ylabel: str, path: Path, title
     ax.legend()
     fig.tight_layout()
     save_figure(fig, path)
-    plt.close(fig)
 
 
+@styled
 def plot_shown_series(data: SequenceData, out_dir: Path) -> list[str]:
     """The whole series the data name in ``series.shown`` (those present), in one figure; its file name."""
     series = data.series
@@ -141,7 +150,7 @@ def _fmt_score(score: dict, units: Units | None) -> str:
 def _fmt_references(score: dict, width: int = 150) -> str:
     """Heading lines: the model's MSE ratio to persistence and to each reference, and each
     reference's ratio to persistence, with the bootstrap's 95 % intervals
-    (lstm_ae.forecast.score_references)."""
+    (lstm_ae.evaluation.forecast.score_references)."""
     if "model_vs" not in score:
         return ""
     import textwrap
@@ -159,6 +168,7 @@ def _fmt_references(score: dict, width: int = 150) -> str:
     return "\n" + "\n".join(textwrap.wrap(text, width))
 
 
+@styled
 def plot_one_step(
     shown: dict,
     window: int,
@@ -175,7 +185,7 @@ def plot_one_step(
     names, dates = shown["names"], shown["x"]
     n = len(names)
     ar_name = score.get("references", {}).get("ar1_diff", {}).get("name", "AR")
-    fig, axes = plt.subplots(n, 2, figsize=(15, 3.3 * n + 0.6), squeeze=False, gridspec_kw={"width_ratios": [2, 1]})
+    fig, axes = subplots(n, 2, figsize=(15, 3.3 * n + 0.6), squeeze=False, gridspec_kw={"width_ratios": [2, 1]})
     for i, name in enumerate(names):
         target, forecast, pers = shown["target"][i], shown["forecast"][i], shown["persistence"][i]
         xs = dates if dates is not None else shown["day"] + 1
@@ -207,9 +217,9 @@ def plot_one_step(
     )
     fig.tight_layout()
     save_figure(fig, path)
-    plt.close(fig)
 
 
+@styled
 def plot_multi_step(
     dates: list | None,
     titles: list[str],
@@ -224,7 +234,7 @@ def plot_multi_step(
     """Test sequences: actual, multi-step (own forecasts fed back), one-step (true history)
     and the flat persistence baseline, after `context` known values."""
     n = len(titles)
-    fig, axes = plt.subplots(n, 1, figsize=(11, 3.3 * n), squeeze=False)
+    fig, axes = subplots(n, 1, figsize=(11, 3.3 * n), squeeze=False)
     for i, ax in enumerate(axes[:, 0]):
         xs = dates[i] if dates is not None else np.arange(1, seqs.shape[1] + 1)
         fut = xs[context:]
@@ -254,15 +264,15 @@ def plot_multi_step(
     )
     fig.tight_layout()
     save_figure(fig, path)
-    plt.close(fig)
 
 
+@styled
 def plot_error_vs_horizon(rows: list[dict], score: dict, path: Path, units: Units | None) -> None:
     """MSE against horizon step: multi-step vs one-step model forecasts and their baselines."""
     panels = [("", "MSE (normalized by the known window's scale)")]
     if units and f"multi_model_mse_{units.suffix}" in rows[0]:
         panels.append((f"_{units.suffix}", f"MSE ({units.symbol}²)"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 4.8), squeeze=False)
+    fig, axes = subplots(1, len(panels), figsize=(7.5 * len(panels), 4.8), squeeze=False)
     h = [row["horizon"] for row in rows]
     styles = (
         ("multi_model", "model multi-step", "C3", "-"),
@@ -298,12 +308,12 @@ def plot_error_vs_horizon(rows: list[dict], score: dict, path: Path, units: Unit
     )
     fig.tight_layout()
     save_figure(fig, path)
-    plt.close(fig)
 
 
+@styled
 def plot_cv_folds(histories: list[list[dict]], best_fold: int, path: Path, title: str) -> None:
     """Validation loss vs epoch of every cross-validation fold; the kept fold drawn bold."""
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    fig, ax = subplots(figsize=(8, 4.8))
     for k, history in enumerate(histories):
         if not history:
             continue
@@ -322,4 +332,3 @@ def plot_cv_folds(histories: list[list[dict]], best_fold: int, path: Path, title
     ax.legend()
     fig.tight_layout()
     save_figure(fig, path)
-    plt.close(fig)

@@ -4,7 +4,7 @@ The decoder of the study is fed the same z at every step, so its input projectio
 one (B, 4H) product instead of T of them; oneDNN's fused nn.LSTM cannot know that. This module
 computes the projection with ordinary autograd ops (one large product for a sequence input, one
 small one for a constant input) and runs the recurrence in a small C++ kernel
-(`csrc/lstm_recurrence.cpp`, built once per machine by lstm_ae.kernel). The weights stay the
+(`csrc/lstm_recurrence.cpp`, built once per machine by lstm_ae.model.kernel). The weights stay the
 parameters of the `nn.LSTM` modules, so checkpoints are the same either way.
 """
 
@@ -16,7 +16,7 @@ import threading
 import torch
 from torch import nn
 
-from lstm_ae import kernel
+from lstm_ae.model import kernel
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ _state: dict[str, str | None] = {}
 
 
 def load_kernel() -> str | None:
-    """Loads the kernel once per process, building it first when the machine has none (lstm_ae.kernel).
+    """Loads the kernel once per process, building it first when the machine has none (lstm_ae.model.kernel).
     Returns None when it is available, else one line saying why not."""
     with _lock:
         if "error" not in _state:

@@ -19,14 +19,12 @@ import torch
 from lstm_ae.artifacts import load_checkpoint, save_torch, write_csv
 from lstm_ae.config import TrainerConfig
 from lstm_ae.data.base import Split
-from lstm_ae.errors import ConfigError
-from lstm_ae.tasks import Task
-from lstm_ae.tracking import Tracker
+from lstm_ae.errors import ConfigError, first_line
+from lstm_ae.files import BEST_CKPT, LAST_CKPT, METRICS, RunStatus
+from lstm_ae.train.tasks import Task
+from lstm_ae.train.tracking import Tracker
 
 log = logging.getLogger(__name__)
-
-BEST_CKPT = "best.pt"
-LAST_CKPT = "last.pt"
 
 
 class Diverged(RuntimeError):
@@ -35,7 +33,7 @@ class Diverged(RuntimeError):
 
 @dataclass
 class TrainOutcome:
-    status: str  # completed | early_stopped | diverged | pruned
+    status: RunStatus
     epochs_run: int
     best_epoch: int | None
     best_objective: float | None
@@ -80,7 +78,7 @@ def effective_precision(device: torch.device, precision: str) -> str:
             log.warning(
                 "trainer.precision=bf16: this %s cannot run an LSTM in bf16 (%s); running in fp32",
                 device.type,
-                str(exc).splitlines()[0][:120],
+                first_line(exc, 120),
             )
     return "bf16" if _BF16_LSTM[device.type] else "fp32"
 
@@ -157,7 +155,7 @@ class Trainer:
     ) -> None:
         """cfg: the validated trainer section (lstm_ae.config.TrainerConfig); seed overrides cfg.seed
         (cross-validation folds); epoch_callbacks(epoch, objective) run after each epoch and may raise;
-        tracker: TensorBoard events and progress bar (default: lstm_ae.tracking.Tracker of run_dir)."""
+        tracker: TensorBoard events and progress bar (default: lstm_ae.train.tracking.Tracker of run_dir)."""
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
         self.model = model.to(self.device)
@@ -240,7 +238,7 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as exc:
             raise ConfigError(
-                f"{path} holds a run with a different model or optimizer ({str(exc).splitlines()[0][:120]}); "
+                f"{path} holds a run with a different model or optimizer ({first_line(exc, 120)}); "
                 "use a new output folder or trainer.resume=false"
             ) from None
         if self.scheduler is not None and state.get("scheduler") is not None:
@@ -336,14 +334,14 @@ class Trainer:
             best, best_epoch = resumed["best_objective"], resumed["best_epoch"]
             bad_epochs, start_epoch = resumed["bad_epochs"], resumed["epoch"] + 1
         t_start = time.perf_counter()
-        status, reason = "completed", ""
+        status, reason = RunStatus.COMPLETED, ""
         epoch = start_epoch - 1
         for epoch in range(start_epoch, self.cfg.epochs + 1):
             t0 = time.perf_counter()
             try:
                 means, grads = self.train_epoch(train, epoch)
             except Diverged as exc:
-                status, reason = "diverged", str(exc)
+                status, reason = RunStatus.DIVERGED, str(exc)
                 log.error("diverged: %s", reason)
                 break
             train_metrics = {f"train_{k}": v for k, v in means.items()}
@@ -355,7 +353,7 @@ class Trainer:
             }
             objective = val_metrics[self.task.objective]
             if not math.isfinite(objective):
-                status, reason = "diverged", f"validation objective became {objective} at epoch {epoch}"
+                status, reason = RunStatus.DIVERGED, f"validation objective became {objective} at epoch {epoch}"
                 log.error("diverged: %s", reason)
                 break
             self._scheduler_step("epoch", objective)
@@ -375,7 +373,7 @@ class Trainer:
                 save_torch(self.run_dir / BEST_CKPT, {"model": self.model.state_dict(), "epoch": epoch})
             else:
                 bad_epochs += 1
-            write_csv(self.run_dir / "metrics.csv", history)
+            write_csv(self.run_dir / METRICS, history)
             save_torch(self.run_dir / LAST_CKPT, self._state(epoch, best, best_epoch, bad_epochs, history))
             self.tracker.epoch_end(row, self.model, self.task, val)
             elapsed = time.perf_counter() - t_start
@@ -405,11 +403,11 @@ class Trainer:
                 and bad_epochs >= self.cfg.early_stopping.patience
                 and epoch < self.cfg.epochs
             ):
-                status, reason = "early_stopped", f"no improvement for {bad_epochs} epochs"
+                status, reason = RunStatus.EARLY_STOPPED, f"no improvement for {bad_epochs} epochs"
                 log.info("early stopping: %s", reason)
                 break
             if self.cfg.max_time_s and elapsed >= self.cfg.max_time_s and epoch < self.cfg.epochs:
-                status, reason = "early_stopped", f"time budget {self.cfg.max_time_s:.0f}s reached"
+                status, reason = RunStatus.EARLY_STOPPED, f"time budget {self.cfg.max_time_s:.0f}s reached"
                 log.info("stopping: %s", reason)
                 break
         epochs_run = history[-1]["epoch"] if history else 0

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from lstm_ae.config import CONF_DIR, group_options, rename_moved
+from lstm_ae.errors import first_line
 
 GROUPS = ("model", "dataset", "optimizer", "scheduler", "task", "trainer", "process", "experiment")
 _PLAIN = re.compile(r"^[A-Za-z0-9_\-]+(,[A-Za-z0-9_\-]+)*$")
@@ -80,7 +81,7 @@ def preflight_sweep(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
             try:
                 validate(compose("config", overrides=[*fixed, *point]))
             except (ConfigError, HydraException, OmegaConfBaseException) as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                first = first_line(exc)
                 print(f"error: {first} (grid point {' '.join(point)}); nothing was run", file=sys.stderr)
                 raise SystemExit(2) from None
 

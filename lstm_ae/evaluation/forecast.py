@@ -25,7 +25,7 @@ window the forecast started from: its own window for one-step, the first, fully 
 multi-step) and, when the data declare units (SequenceData.units), in those units: metric names
 end in _<units.suffix>.
 
-References (lstm_ae.baselines) are scored on the same forecasts next to persistence: drift over the
+References (lstm_ae.evaluation.baselines) are scored on the same forecasts next to persistence: drift over the
 window, AR(1) on differences and AR(2) on levels, fitted by least squares on the training series'
 windows scaled exactly like the model's inputs (never on an evaluated series), and iterated for
 multi-step. Every ratio carries a 95 % interval from N_RESAMPLES bootstrap resamples of the test
@@ -42,9 +42,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lstm_ae import baselines
 from lstm_ae.artifacts import write_csv, write_json
 from lstm_ae.data.base import FixedScaler, SequenceData, names_of
+from lstm_ae.evaluation import baselines
 
 log = logging.getLogger(__name__)
 
@@ -351,7 +351,7 @@ def data_metrics(task, model, data: SequenceData, device, out_dir) -> dict:
     """What the data's declarations add to the test results (lstm_ae.data.base): the reconstruction
     error of the test windows in real units (units), which named series went to which split
     (splits.json), the figure of the series named in series.shown. Always has 'figures'."""
-    from lstm_ae import plots
+    from lstm_ae.figures import runs as plots
 
     out_dir = Path(out_dir)
     metrics = {}
@@ -411,7 +411,7 @@ def forecast_metrics(task, model, data, device, out_dir) -> dict:
     context = multi_step_context(task, data)
     multi, plotted = _multi_step_scores(model, data, device, context, scaler, refs, suffix, out_dir)
     metrics["multi_step"] = multi
-    # flat copies of the headline ratios, for sweep tables (lstm_ae.report reads numbers only)
+    # flat copies of the headline ratios, for sweep tables (lstm_ae.sweep.summary reads numbers only)
     for name, score in (("one_step", one), ("multi_step", multi)):
         if "ratio" not in score:
             continue
@@ -478,7 +478,7 @@ def _multi_step_scores(model, data, device, context, scaler, refs, suffix, out_d
 
 
 def _forecast_figures(data, window, context, one, shown, multi, plotted, out_dir) -> list[str]:
-    from lstm_ae import plots
+    from lstm_ae.figures import runs as plots
 
     units = data.units
     ylabel = data.value_label if units else "value"

@@ -11,6 +11,7 @@ returned to a sweeper is the mean validation loss over folds.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -19,11 +20,14 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from lstm_ae import pipeline
-from lstm_ae.artifacts import load_checkpoint, write_bytes, write_csv, write_json
+from lstm_ae.artifacts import write_bytes, write_csv, write_json
 from lstm_ae.data.base import SequenceData, concat, groups_of, take, with_splits
 from lstm_ae.errors import ConfigError
-from lstm_ae.trainer import BEST_CKPT, Trainer, evaluate
+from lstm_ae.figures import runs as plots
+from lstm_ae.files import BEST_CKPT, METRICS, RESULT, RunStatus
+from lstm_ae.run import prepare as pipeline
+from lstm_ae.run.outputs import fmt_metrics, test_best
+from lstm_ae.train.trainer import Trainer
 
 log = logging.getLogger("lstm_ae")
 
@@ -105,7 +109,7 @@ def run_cv(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
         "n_ok": int(ok.sum()),
     }
     result.update(
-        status="completed" if ok.all() else ("failed" if not ok.any() else "partial"),
+        status=RunStatus.COMPLETED if ok.all() else (RunStatus.FAILED if not ok.any() else RunStatus.PARTIAL),
         objective_name=f"mean {task.objective} over {k} folds",
         direction=task.direction,
         objective=summary["val_loss_mean"],
@@ -130,18 +134,12 @@ def run_cv(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
         fdata, history = fold_data[best], histories[best]
         kept = out / "cv" / f"fold_{best + 1}" / BEST_CKPT
         write_bytes(out / BEST_CKPT, kept.read_bytes())  # the kept fold's checkpoint, byte for byte
-        state = load_checkpoint(kept)
-        write_csv(out / "metrics.csv", history)
-        model = pipeline.build_model(model_cfg, fdata, task).to(device)
-        model.load_state_dict(state["model"])
+        write_csv(out / METRICS, history)
+        fold_prep = dataclasses.replace(prep, data=fdata, model=pipeline.build_model(model_cfg, fdata, task).to(device))
         result.update(best_epoch=folds[best]["best_epoch"], train_size=len(fdata.train), val_size=len(fdata.val))
-        test = evaluate(model, task, data.test, device, trainer_cfg.precision, trainer_cfg.eval_batch_size)
-        test.update(task.extra_test_metrics(model, fdata, device, out))
-        result["test"] = test
-        log.info("test (kept fold %d, epoch %s): %s", best + 1, folds[best]["best_epoch"], pipeline.fmt_metrics(test))
-        figures = pipeline.write_plots(fdata, model, task, history, out, trainer_cfg.n_plot_examples, device)
-        from lstm_ae import plots
-
+        tested = test_best(fold_prep, out, history, out / BEST_CKPT)
+        result["test"], result["reference"], figures = tested.test, tested.reference.as_dict(), tested.figures
+        log.info("test (kept fold %d, epoch %s): %s", best + 1, folds[best]["best_epoch"], fmt_metrics(tested.test))
         plots.plot_cv_folds(
             histories,
             best,
@@ -151,5 +149,5 @@ def run_cv(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
         figures.append("cv_folds.png")
     result["figures"] = figures
     result["wall_time_s"] = time.perf_counter() - t_start
-    write_json(out / pipeline.RESULT, result)
+    write_json(out / RESULT, result)
     return summary["val_loss_mean"]

@@ -2,7 +2,7 @@
 self-contained report is written: HTML with the figures embedded, the measured numbers in tables and,
 in each section, the exact command that produced it; a PDF too when Chromium is installed.
 
-    python -m lstm_ae.study <folder> [--quick] [--mnist-root DIR] [--snp500-csv CSV] [--only KEY,...]
+    python -m lstm_ae.apps.report <folder> [--quick] [--mnist-root DIR] [--snp500-csv CSV] [--only KEY,...]
 
 Each task is a plain `python run.py ...` command (the README's study commands) whose output folder is
 <folder>/<task>. Running the study again reuses what finished: a run whose result.json says completed,
@@ -18,7 +18,6 @@ import argparse
 import base64
 import datetime as dt
 import html
-import json
 import math
 import os
 import platform
@@ -31,16 +30,17 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
+from lstm_ae.apps.preflight import CONF_DIR
 from lstm_ae.artifacts import write_json, write_text
-from lstm_ae.cli import CONF_DIR
+from lstm_ae.files import METRICS, RESULT, SUMMARY_CSV, RunStatus, read_json, read_result
 
 REPO = CONF_DIR.parent
 RUN_PY = REPO / "run.py"
 MARKER = "study_command.json"  # in each task folder: the command, its exit code and wall time
 REPORT = "report.html"
-FINISHED = ("completed", "early_stopped")
 MNIST_QUICK = ("dataset.train_subset=5000", "dataset.val_size=1000", "dataset.test_subset=1000")
 
 
@@ -53,7 +53,7 @@ class Table:
 
 
 @dataclass(frozen=True)
-class Task:
+class StudyStep:
     key: str  # the folder under the study folder, and the section's anchor
     title: str
     about: str  # what the section shows, one paragraph
@@ -68,19 +68,22 @@ class Task:
         return "-m" in self.args
 
 
+class StepStatus(StrEnum):
+    """How one step of the study went in this invocation."""
+
+    RAN = "ran"
+    REUSED = "reused"  # finished in an earlier invocation with the same command
+    FAILED = "failed"
+    NO_DATA = "no data"
+    NOT_SELECTED = "not selected"
+
+
 @dataclass
-class Outcome:
-    status: str  # ran | reused | failed | no data | not selected
+class StepOutcome:
+    status: StepStatus
     command: str = ""
     seconds: float | None = None
     message: str = ""
-
-
-def _load_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def _read_csv(path: Path):
@@ -94,7 +97,7 @@ def _read_csv(path: Path):
 
 def _epoch_table(run: Path, study: Path) -> list[Table]:
     """Per-epoch learning curves as numbers (metrics.csv)."""
-    df = _read_csv(run / "metrics.csv")
+    df = _read_csv(run / METRICS)
     if df is None:
         return []
     cols = [c for c in ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr", "time_s") if c in df]
@@ -104,7 +107,7 @@ def _epoch_table(run: Path, study: Path) -> list[Table]:
 def _pixel_vs_row(run: Path, study: Path) -> list[Table]:
     rows = []
     for name, folder in (("row by row (28 × 28)", study / "mnist_classify"), ("pixel by pixel (784 × 1)", run)):
-        r = _load_json(folder / "result.json")
+        r = read_result(folder)
         if r:
             test = r.get("test") or {}
             rows.append(
@@ -116,7 +119,7 @@ def _pixel_vs_row(run: Path, study: Path) -> list[Table]:
 
 
 def _cv_folds(run: Path, study: Path) -> list[Table]:
-    cv = _load_json(run / "result.json").get("cv") or {}
+    cv = read_result(run).get("cv") or {}
     rows = [
         [f["fold"], f["status"], f["best_val_loss"], f["best_epoch"], f["epochs_run"], f["train_size"], f["val_size"]]
         for f in cv.get("folds", [])
@@ -133,7 +136,7 @@ def _in_units(metrics: dict, prefix: str):
 
 
 def _forecasts(run: Path, study: Path) -> list[Table]:
-    test = _load_json(run / "result.json").get("test") or {}
+    test = read_result(run).get("test") or {}
     units = test.get("units", "real units")
     multi = test.get("multi_step") or {}
     rows = []
@@ -158,8 +161,8 @@ def _forecasts(run: Path, study: Path) -> list[Table]:
     return tables
 
 
-TASKS: tuple[Task, ...] = (
-    Task(
+STEPS: tuple[StudyStep, ...] = (
+    StudyStep(
         "toy_examples",
         "Toy signals: examples and one reconstruction run",
         "Synthetic sequences (uniform noise with a dip) and one model's test reconstructions and learning curves.",
@@ -167,7 +170,7 @@ TASKS: tuple[Task, ...] = (
         quick=("dataset.size=4000", "trainer.epochs=10"),
         figures=("examples.png", "reconstructions.png", "loss.png"),
     ),
-    Task(
+    StudyStep(
         "toy_grid",
         "Toy signals: grid of hidden size × learning rate × gradient clipping",
         "Every combination of the grid trains once; the table lists the trials best first.",
@@ -181,7 +184,7 @@ TASKS: tuple[Task, ...] = (
         ),
         figures=("objective_vs_params.png", "val_curves.png", "best_reconstructions.png", "optuna_importances.png"),
     ),
-    Task(
+    StudyStep(
         "toy_capacity",
         "Toy signals: reconstruction vs capacity",
         "One trial per hidden size: how the context size limits the reconstruction.",
@@ -189,7 +192,7 @@ TASKS: tuple[Task, ...] = (
         quick=("dataset.size=2000", "trainer.epochs=3", "model.hidden=4,16,48"),
         figures=("objective_vs_params.png", "val_curves.png", "best_reconstructions.png"),
     ),
-    Task(
+    StudyStep(
         "mnist_reconstruct",
         "MNIST row by row: reconstruction",
         "Each image is a sequence of 28 rows of 28 pixels; originals above their reconstructions.",
@@ -199,7 +202,7 @@ TASKS: tuple[Task, ...] = (
         figures=("examples.png", "reconstructions.png", "loss.png"),
         tables=_epoch_table,
     ),
-    Task(
+    StudyStep(
         "mnist_classify",
         "MNIST row by row: reconstruction + classification",
         "The context z also feeds a 10-class head; loss and accuracy curves per epoch, test accuracy.",
@@ -209,7 +212,7 @@ TASKS: tuple[Task, ...] = (
         figures=("accuracy.png", "loss.png", "reconstructions.png"),
         tables=_epoch_table,
     ),
-    Task(
+    StudyStep(
         "mnist_pixel",
         "MNIST pixel by pixel vs row by row",
         "The same images as 784 steps of one pixel: a far longer memory for the same model size.",
@@ -219,7 +222,7 @@ TASKS: tuple[Task, ...] = (
         figures=("accuracy.png", "loss.png", "reconstructions.png"),
         tables=_pixel_vs_row,
     ),
-    Task(
+    StudyStep(
         "snp500_reconstruct",
         "S&P 500: reconstruction with cross-validation",
         "Daily highs in windows of 50 trading days, split by stock; k-fold cross-validation on train+val, "
@@ -230,7 +233,7 @@ TASKS: tuple[Task, ...] = (
         figures=("snp500_stocks.png", "cv_folds.png", "reconstructions.png", "loss.png"),
         tables=_cv_folds,
     ),
-    Task(
+    StudyStep(
         "snp500_predict",
         "S&P 500: next-day and multi-step prediction vs persistence",
         "Reconstruction + next-day prediction; honest forecasts (each window ends at the last known value) "
@@ -248,7 +251,7 @@ TASKS: tuple[Task, ...] = (
         tables=_forecasts,
     ),
 )
-KEYS = [t.key for t in TASKS]
+KEYS = [t.key for t in STEPS]
 
 WHAT_TO_DO = {
     "mnist": "put the four MNIST IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
@@ -267,7 +270,9 @@ def _value(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def task_args(task: Task, folder: Path, quick: bool, data_args: dict[str, list[str]], extra: list[str]) -> list[str]:
+def task_args(
+    task: StudyStep, folder: Path, quick: bool, data_args: dict[str, list[str]], extra: list[str]
+) -> list[str]:
     """The run.py arguments of one task in this study."""
     dir_key = "hydra.sweep.dir" if task.sweep else "hydra.run.dir"
     return [
@@ -283,10 +288,10 @@ def show(args: list[str]) -> str:
     return "python run.py " + shlex.join(args)
 
 
-def check_folders(plans: list[tuple[Task, list[str]]], folder: Path) -> None:
+def check_folders(plans: list[tuple[StudyStep, list[str]]], folder: Path) -> None:
     """A task folder made by another command (e.g. --quick vs full) is neither reused nor resumed: say so."""
     for task, args in plans:
-        marker = _load_json(folder / task.key / MARKER)
+        marker = read_json(folder / task.key / MARKER)
         if marker and marker.get("args") != args:
             print(
                 f"error: {folder / task.key} was made by another command ({show(marker.get('args', []))}); "
@@ -296,11 +301,11 @@ def check_folders(plans: list[tuple[Task, list[str]]], folder: Path) -> None:
             raise SystemExit(2)
 
 
-def reusable(task: Task, run_dir: Path, args: list[str]) -> bool:
-    marker = _load_json(run_dir / MARKER)
+def reusable(task: StudyStep, run_dir: Path, args: list[str]) -> bool:
+    marker = read_json(run_dir / MARKER)
     if marker.get("args") != args or marker.get("returncode") != 0:
         return False
-    return task.sweep or _load_json(run_dir / "result.json").get("status") in FINISHED
+    return task.sweep or read_result(run_dir).get("status") in {s for s in RunStatus if s.finished}
 
 
 def _error_line(log_path: Path) -> str:
@@ -313,12 +318,12 @@ def _error_line(log_path: Path) -> str:
     return (errors or lines or [""])[-1]
 
 
-def run_task(task: Task, folder: Path, args: list[str]) -> Outcome:
+def run_task(task: StudyStep, folder: Path, args: list[str]) -> StepOutcome:
     run_dir = folder / task.key
     command = show(args)
     if reusable(task, run_dir, args):
-        marker = _load_json(run_dir / MARKER)
-        return Outcome("reused", command, marker.get("wall_s"), f"Finished {marker.get('finished', '')}.")
+        marker = read_json(run_dir / MARKER)
+        return StepOutcome(StepStatus.REUSED, command, marker.get("wall_s"), f"Finished {marker.get('finished', '')}.")
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / MARKER, {"args": args, "returncode": None})
     log_path = folder / "logs" / f"{task.key}.log"
@@ -332,8 +337,8 @@ def run_task(task: Task, folder: Path, args: list[str]) -> Outcome:
     now = dt.datetime.now().isoformat(timespec="seconds")
     write_json(run_dir / MARKER, {"args": args, "returncode": rc, "wall_s": seconds, "finished": now})
     if rc != 0:
-        return Outcome("failed", command, seconds, f"exit {rc}: {_error_line(log_path)} (log: {log_path})")
-    return Outcome("ran", command, seconds)
+        return StepOutcome(StepStatus.FAILED, command, seconds, f"exit {rc}: {_error_line(log_path)} (log: {log_path})")
+    return StepOutcome(StepStatus.RAN, command, seconds)
 
 
 # -- the report ---------------------------------------------------------------------------------------
@@ -397,7 +402,7 @@ def run_table(result: dict) -> Table:
 
 
 def sweep_table(sweep_dir: Path) -> Table | None:
-    df = _read_csv(sweep_dir / "summary.csv")
+    df = _read_csv(sweep_dir / SUMMARY_CSV)
     if df is None or df.empty:
         return None
     skip = {"folder", "objective_name", "direction", "pareto"}
@@ -416,15 +421,15 @@ def sweep_table(sweep_dir: Path) -> Table | None:
     return Table(caption, header, df[cols].values.tolist())
 
 
-def headline(task: Task, run_dir: Path) -> str:
+def headline(task: StudyStep, run_dir: Path) -> str:
     """One number for the overview table."""
     if task.sweep:
-        df = _read_csv(run_dir / "summary.csv")
+        df = _read_csv(run_dir / SUMMARY_CSV)
         if df is None or df.empty:
             return ""
         best = df.iloc[0]
         return f"best {best.get('objective_name', 'objective')} {_fmt(best['objective'])} (trial {best['trial']})"
-    test = _load_json(run_dir / "result.json").get("test") or {}
+    test = read_result(run_dir).get("test") or {}
     if "one_step_ratio" in test:
         return f"one-step MSE {_fmt(test['one_step_ratio'])}× persistence's"
     if "acc" in test:
@@ -434,22 +439,24 @@ def headline(task: Task, run_dir: Path) -> str:
     return f"test MSE {_fmt(test.get('recon', test.get('loss')))}" if test else ""
 
 
-def section_html(task: Task, outcome: Outcome, folder: Path) -> str:
+def section_html(task: StudyStep, outcome: StepOutcome, folder: Path) -> str:
     run_dir = folder / task.key
     parts = [f'<section id="{task.key}"><h2>{html.escape(task.title)}</h2>', f"<p>{html.escape(task.about)}</p>"]
     if outcome.command:
         parts.append("<p class=cmd-label>Command (run in the repository root):</p>")
         parts.append(f"<pre>{html.escape(outcome.command)}</pre>")
-    state = {"ran": "ran now", "reused": "reused (finished earlier)"}.get(outcome.status, outcome.status)
+    state = {StepStatus.RAN: "ran now", StepStatus.REUSED: "reused (finished earlier)"}.get(
+        outcome.status, outcome.status
+    )
     timing = f", {outcome.seconds:.0f} s" if outcome.seconds is not None else ""
     css = outcome.status.replace(" ", "-")
     parts.append(f'<p class="status {css}">Status: {html.escape(state)}{timing}. {html.escape(outcome.message)}</p>')
-    if outcome.status in ("ran", "reused", "failed") and run_dir.exists():
+    if outcome.status in (StepStatus.RAN, StepStatus.REUSED, StepStatus.FAILED) and run_dir.exists():
         tables = []
         if task.sweep:
             tables.append(sweep_table(run_dir))
-        elif (run_dir / "result.json").exists():
-            tables.append(run_table(_load_json(run_dir / "result.json")))
+        elif (run_dir / RESULT).exists():
+            tables.append(run_table(read_result(run_dir)))
         if task.tables:
             tables += task.tables(run_dir, folder)
         parts += [_html_table(t) for t in tables if t and t.rows]
@@ -493,11 +500,11 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} logical CPUs, {gpu}, Python {platform.python_version()}, torch {torch.__version__}"
 
 
-def write_report(folder: Path, outcomes: dict[str, Outcome], quick: bool, started: str, load: float) -> Path:
+def write_report(folder: Path, outcomes: dict[str, StepOutcome], quick: bool, started: str, load: float) -> Path:
     rows = []
-    for t in TASKS:
+    for t in STEPS:
         o = outcomes[t.key]
-        note = headline(t, folder / t.key) if o.status in ("ran", "reused") else o.message
+        note = headline(t, folder / t.key) if o.status in (StepStatus.RAN, StepStatus.REUSED) else o.message
         seconds = f"{o.seconds:.0f}" if o.seconds is not None else ""
         cells = [f'<a href="#{t.key}">{html.escape(t.title)}</a>', html.escape(o.status), seconds, html.escape(note)]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
@@ -505,14 +512,14 @@ def write_report(folder: Path, outcomes: dict[str, Outcome], quick: bool, starte
     overview += "<th>headline</th></tr>" + "".join(rows) + "</table>"
     now = dt.datetime.now().isoformat(timespec="seconds")
     mode = "--quick (subsets, few epochs: the numbers show the pipeline, not the study's results)" if quick else "full"
-    command = shlex.join(["python", "-m", "lstm_ae.study", *sys.argv[1:]])
+    command = shlex.join(["python", "-m", "lstm_ae.apps.report", *sys.argv[1:]])
     meta = (
         f"<p class=meta>Study folder: {html.escape(str(folder))}<br>Mode: {html.escape(mode)}<br>"
         f"Machine: {html.escape(machine())}<br>Started {started}, written {now}; load average {load:.2f} at the start, "
         f"{os.getloadavg()[0]:.2f} at the end (times are wall-clock: slower when the load exceeds the cores).<br>"
         f"Command: <code>{html.escape(command)}</code></p>"
     )
-    body = "\n".join(section_html(t, outcomes[t.key], folder) for t in TASKS)
+    body = "\n".join(section_html(t, outcomes[t.key], folder) for t in STEPS)
     page = (
         f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>LSTM autoencoder study</title>"
         f"<style>{CSS}</style></head><body><h1>LSTM autoencoder study</h1>{meta}{overview}\n{body}</body></html>\n"
@@ -555,7 +562,7 @@ def _default(dataset: str, key: str) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     about = "Run (or reuse when finished) every task of the study and write one self-contained report."
-    p = argparse.ArgumentParser(prog="python -m lstm_ae.study", description=about)
+    p = argparse.ArgumentParser(prog="python -m lstm_ae.apps.report", description=about)
     p.add_argument("folder", type=Path, help="the study folder: one sub-folder per task, report.html")
     p.add_argument("--quick", action="store_true", help="data subsets, few epochs, small grids (minutes)")
     p.add_argument(
@@ -588,21 +595,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.snp500_csv:
         data_args["snp500"] = [f"dataset.path={_value(str(Path(args.snp500_csv).resolve()))}"]
     csv = Path(args.snp500_csv).resolve() if args.snp500_csv else REPO / _default("snp500", "path")
-    plans = [(t, task_args(t, folder, args.quick, data_args, args.override)) for t in TASKS if t.key in selected]
+    plans = [(t, task_args(t, folder, args.quick, data_args, args.override)) for t in STEPS if t.key in selected]
     check_folders(plans, folder)
 
     started, load = dt.datetime.now().isoformat(timespec="seconds"), os.getloadavg()[0]
     t0 = time.perf_counter()
-    outcomes = {t.key: Outcome("not selected", message="Not selected (--only).") for t in TASKS}
+    outcomes = {t.key: StepOutcome(StepStatus.NOT_SELECTED, message="Not selected (--only).") for t in STEPS}
     unavailable = {} if csv.is_file() else {"snp500": f"S&P 500 CSV not found at {csv}"}  # data -> why
     for i, (task, targs) in enumerate(plans, 1):
         print(f"[{i}/{len(plans)}] {task.key}", flush=True)
         if task.data in unavailable:
             why = f"{unavailable[task.data]}. To run it: {WHAT_TO_DO[task.data]}."
-            outcome = Outcome("no data", show(targs), message=why)
+            outcome = StepOutcome(StepStatus.NO_DATA, show(targs), message=why)
         else:
             outcome = run_task(task, folder, targs)
-            if outcome.status == "failed" and task.data and outcome.message.startswith("exit 2"):
+            if outcome.status == StepStatus.FAILED and task.data and outcome.message.startswith("exit 2"):
                 # stopped before training (one-line error): the data is missing or bad; later tasks would repeat it
                 unavailable[task.data] = f"Not run: {task.key} stopped before training ({outcome.message})"
                 outcome.message += f" If the data is missing: {WHAT_TO_DO[task.data]}."
@@ -611,7 +618,7 @@ def main(argv: list[str] | None = None) -> int:
     report = write_report(folder, outcomes, args.quick, started, load)
     pdf = None if args.no_pdf else print_pdf(report)
     print(f"study: {time.perf_counter() - t0:.0f} s; report: {report}" + (f" and {pdf}" if pdf else ""))
-    not_done = [k for k, o in outcomes.items() if o.status in ("failed", "no data")]
+    not_done = [k for k, o in outcomes.items() if o.status in (StepStatus.FAILED, StepStatus.NO_DATA)]
     if not_done:
         print(f"not run or failed: {', '.join(not_done)} (the report says why)")
     return 1 if not_done else 0

@@ -1,7 +1,7 @@
 """Reference forecasts and their scores: persistence, drift, linear AR, and a stock bootstrap.
 
 Pure array math on windows: a window (N, L) holds the L values known before the value to
-forecast. Nothing here knows a dataset, a model or a figure; lstm_ae.forecast feeds it.
+forecast. Nothing here knows a dataset, a model or a figure; lstm_ae.evaluation.forecast feeds it.
 
 - persistence: x̂ = x_L (the last known value).
 - drift over k days: x̂ = x_L + (x_L - x_{L-k}) / k (the mean daily change of the last k days).

@@ -1,0 +1,110 @@
+"""Figures of a sweep: the objective against each swept parameter, every trial's curves, Optuna's views."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+
+from lstm_ae.artifacts import save_figure
+from lstm_ae.figures.style import epoch_axis, styled, subplots
+from lstm_ae.files import FINISHED
+
+
+def trial_label(row: pd.Series, swept: list[str]) -> str:
+    return ", ".join(f"{k.split('.')[-1]}={row[k]}" for k in swept) or f"trial {row['trial']}"
+
+
+@styled
+def plot_objective_vs_params(df: pd.DataFrame, swept: list[str], path: Path) -> None:
+    ok = df[df["status"].isin(FINISHED)]
+    n = max(1, len(swept))
+    fig, axes = subplots(1, n, figsize=(5.5 * n, 4.5), squeeze=False)
+    for ax, name in zip(axes[0], swept):
+        values = pd.to_numeric(ok[name], errors="coerce")
+        if values.notna().all() and len(values):
+            ax.scatter(values, ok["objective"], s=50, label="trial")
+            best = ok.assign(_v=values).groupby("_v")["objective"].min()
+            ax.plot(best.index, best.values, "-", color="C1", label="best trial per value")
+            if values.min() > 0 and values.max() / values.min() >= 10:
+                ax.set_xscale("log")
+        else:
+            cats = ok[name].astype(str)
+            groups = ok.groupby(cats)["objective"]
+            ax.bar(list(groups.groups), groups.min().values, color="C0", label="best trial")
+        ax.set_xlabel(name)
+        ax.set_ylabel(f"objective ({ok['objective_name'].iloc[0] if len(ok) else ''})")
+        if ok["objective"].gt(0).all() and len(ok) and ok["objective"].max() / max(ok["objective"].min(), 1e-300) > 20:
+            ax.set_yscale("log")
+        ax.legend()
+    fig.suptitle("objective vs swept parameters (failed trials omitted)")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+@styled
+def plot_all_curves(
+    df: pd.DataFrame,
+    swept: list[str],
+    curves: dict[str, pd.DataFrame],
+    column: str,
+    ylabel: str,
+    path: Path,
+    logy: bool,
+) -> bool:
+    fig, ax = subplots(figsize=(9, 5.5))
+    drawn = 0
+    for _, row in df.iterrows():
+        c = curves.get(row["trial"])
+        if c is None or column not in c:
+            continue
+        style = "-" if row["status"] in FINISHED else ":"
+        ax.plot(c["epoch"], c[column], style, marker="o", ms=3, label=f"{trial_label(row, swept)} [{row['status']}]")
+        drawn += 1
+    if not drawn:
+        return False
+    epoch_axis(ax)
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(f"{ylabel} of every trial")
+    ax.legend(fontsize=9 if drawn > 8 else 11, ncol=2 if drawn > 12 else 1, loc="best")
+    fig.tight_layout()
+    save_figure(fig, path)
+    return True
+
+
+@styled
+def optuna_views(sweep_dir: Path, study) -> list[tuple[str, str]]:
+    """Optuna's own views of the sweep's study (matplotlib backend). History and slice plots repeat
+    objective_vs_params.png (with fractional trial ticks); only the importances add something, and only
+    with several parameters and trials."""
+    if study is None:
+        return []
+    import warnings
+
+    import optuna
+    from optuna.visualization import matplotlib as ovm
+
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(complete) < 3 or len(complete[0].params) < 2:
+        return []
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    name = "optuna_importances.png"
+    import matplotlib.pyplot as plt  # Optuna's views draw with pyplot
+
+    before = set(plt.get_fignums())
+    try:
+        with matplotlib.rc_context(), warnings.catch_warnings():  # Optuna switches to ggplot style globally
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # its matplotlib views
+            ax = ovm.plot_param_importances(study)
+        fig = (ax.flat[0] if hasattr(ax, "flat") else ax).get_figure()
+        fig.set_size_inches(max(8, fig.get_size_inches()[0]), max(5, fig.get_size_inches()[1]))
+        save_figure(fig, sweep_dir / name)
+    except Exception:  # e.g. importances need scikit-learn; a missing view is not an error
+        return []
+    finally:  # close what Optuna opened, never the user's own figures
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)
+    return [("Optuna: parameter importances", name)]

@@ -1,0 +1,2 @@
+"""Training: tasks (a batch -> a loss), the training loop (trainer) and its tracking (progress bar,
+TensorBoard)."""
