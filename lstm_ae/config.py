@@ -116,44 +116,83 @@ def _typed(section: str, schema: type, node: Any) -> Any:
         raise ConfigError(f"{section}.{key}: {first}") from None
 
 
-def check_optimizer(cfg: DictConfig) -> None:
+@dataclass
+class OptimizerConfig:
+    """The keys of conf/optimizer/*.yaml that are checked; the others go to the optimizer class as written."""
+
+    lr: float = MISSING
+    weight_decay: float = MISSING
+    fused: bool | None = None  # absent where the optimizer has no fused kernel (sgd, rmsprop)
+
+    def __post_init__(self) -> None:
+        _require(self.lr > 0, f"optimizer.lr must be a positive number, got {self.lr}")
+        _require(self.weight_decay >= 0, f"optimizer.weight_decay must be >= 0, got {self.weight_decay}")
+
+
+SCHEDULER_INTERVALS = ("step", "epoch")
+
+
+@dataclass
+class SchedulerConfig:
+    """conf/scheduler/*.yaml: when the schedule steps and what it is given; factory builds it (null: none)."""
+
+    interval: str = MISSING  # step: after every batch; epoch: after every epoch
+    needs_total_steps: bool = MISSING  # factory(optimizer, total_steps=epochs x batches per epoch)
+    monitor: bool = MISSING  # scheduler.step(validation objective)
+    factory: Any = MISSING  # a _partial_ node; instantiated by lstm_ae.run.prepare
+
+    def __post_init__(self) -> None:
+        _require(
+            self.interval in SCHEDULER_INTERVALS,
+            f"scheduler.interval must be one of {', '.join(SCHEDULER_INTERVALS)}; got {self.interval!r}",
+        )
+
+
+CLASS_SOURCES = ("z", "decoder")
+
+
+def check_optimizer(cfg: DictConfig) -> OptimizerConfig:
     opt = cfg.optimizer
     _require(
         opt is not None and "_target_" in opt,
         f"optimizer: choose one of the optimizer group ({', '.join(group_options('optimizer'))})",
     )
-    lr = opt.get("lr")
-    _require(isinstance(lr, (int, float)) and lr > 0, f"optimizer.lr must be a positive number, got {lr}")
-    wd = opt.get("weight_decay", 0.0)
-    _require(isinstance(wd, (int, float)) and wd >= 0, f"optimizer.weight_decay must be >= 0, got {wd}")
+    for key in ("lr", "weight_decay"):  # torch would take a string or a bool here and fail mid-run
+        value = opt.get(key)
+        _require(
+            isinstance(value, (int, float)) and not isinstance(value, bool),
+            f"optimizer.{key} must be a number, got {value!r}",
+        )
     fused = opt.get("fused")  # torch would take any truthy value, e.g. the string "no", as true
     _require(fused is None or isinstance(fused, bool), f"optimizer.fused must be true, false or null, got {fused!r}")
+    return OptimizerConfig(lr=float(opt.lr), weight_decay=float(opt.weight_decay), fused=fused)
 
 
-# keys that moved to another group: old spellings still work on the command line and in saved run folders
-MOVED = {"trainer.threads": "process.threads", "trainer.keep_freed_memory": "process.keep_freed_memory"}
+def typed_scheduler(node: Any) -> SchedulerConfig:
+    """The scheduler section checked (factory left as a config node)."""
+    plain = {k: v for k, v in (node or {}).items() if k != "factory"}
+    typed = _typed("scheduler", SchedulerConfig, {**plain, "factory": None})
+    typed.factory = node.get("factory") if node is not None else None
+    return typed
 
 
-def rename_moved(override: str) -> str:
-    """An override with a moved key (trainer.threads=2) spelled with its new key (process.threads=2)."""
-    key, sep, value = override.partition("=")
-    return f"{MOVED[key]}={value}" if sep and key in MOVED else override
+def check_task(cfg: DictConfig) -> None:
+    source = cfg.task.get("class_from")
+    _require(
+        source is None or source in CLASS_SOURCES,
+        f"task.class_from must be one of {', '.join(CLASS_SOURCES)}; got {source!r}",
+    )
 
 
-def upgrade_saved(cfg: DictConfig) -> DictConfig:
-    """A run folder's saved config brought to today's groups: moved keys in their new place, and a
-    process section (the defaults) for runs saved before it existed. Changes cfg in place."""
-    from omegaconf import open_dict
-
-    with open_dict(cfg):
-        if cfg.get("process") is None:
-            cfg.process = group_defaults("process")
-        for old, new in MOVED.items():
-            value = OmegaConf.select(cfg, old, default=None)
-            if value is not None:
-                OmegaConf.update(cfg, new, value)
-                del cfg[old.split(".")[0]][old.split(".")[1]]
-    return cfg
+def check_dataset(cfg: DictConfig) -> None:
+    _require(
+        "_target_" in cfg.dataset, f"dataset: choose one of the dataset group ({', '.join(group_options('dataset'))})"
+    )
+    folds = cfg.dataset.get("cv_folds")
+    _require(
+        folds is None or (isinstance(folds, int) and not isinstance(folds, bool) and folds >= 1),
+        f"dataset.cv_folds must be an integer >= 1, got {folds}",
+    )
 
 
 def group_options(group: str, conf_dir: Path = CONF_DIR) -> list[str]:
@@ -186,7 +225,7 @@ def validate(cfg: DictConfig) -> tuple[ModelConfig, TrainerConfig]:
     trainer = typed_trainer(cfg.trainer)
     typed_process(cfg.get("process"))
     check_optimizer(cfg)
-    _require(
-        "_target_" in cfg.dataset, f"dataset: choose one of the dataset group ({', '.join(group_options('dataset'))})"
-    )
+    typed_scheduler(cfg.get("scheduler"))
+    check_task(cfg)
+    check_dataset(cfg)
     return model, trainer

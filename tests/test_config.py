@@ -171,17 +171,8 @@ def test_defaults_live_only_in_the_group_yaml():
         typed_trainer(OmegaConf.merge(group_defaults("trainer"), {"threads": 2}))
 
 
-def test_moved_keys_are_renamed_with_a_note(capsys):
-    from lstm_ae.apps.preflight import normalize_overrides
-
-    assert normalize_overrides(["trainer.threads=2", "+experiment=toy_grid", "trainer.epochs=3"]) == [
-        "process.threads=2",
-        "experiment=toy_grid",
-        "trainer.epochs=3",
-    ]
-    assert "trainer.threads is now process.threads" in capsys.readouterr().err
-    cfg = _compose("process.threads=3")
-    validate(cfg)
+def test_process_threads_is_checked():
+    validate(_compose("process.threads=3"))
     with pytest.raises(ConfigError, match=r"^process\.threads must be >= 0"):
         validate(_compose("process.threads=-1"))
 
@@ -206,28 +197,3 @@ def test_figures_name_the_trial_they_show():
         assert len(run_label(width=20)) == 20
     finally:
         HydraConfig.instance().cfg = None
-
-
-def test_run_folders_saved_before_the_process_group_still_evaluate(tmp_path):
-    """A run saved when threads were trainer.threads (no process section) is evaluated as it is."""
-    import json
-
-    import yaml
-
-    from conftest import run_cli
-
-    run = tmp_path / "run"
-    proc = run_cli("dataset.size=200", "trainer.epochs=1", "model.hidden=4", f"hydra.run.dir={run}", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    saved = run / ".hydra" / "config.yaml"
-    cfg = yaml.safe_load(saved.read_text())
-    cfg["trainer"].update(threads=1, keep_freed_memory=False)  # as older releases saved it
-    del cfg["process"]
-    saved.write_text(yaml.safe_dump(cfg))
-    from lstm_ae.apps.evaluate import main
-
-    assert main([str(run), "--out", str(tmp_path / "eval")]) == 0
-    evaluated = yaml.safe_load((tmp_path / "eval" / "config.yaml").read_text())
-    assert evaluated["process"] == {"threads": 1, "keep_freed_memory": False} and "threads" not in evaluated["trainer"]
-    result = json.loads((run / "result.json").read_text())
-    assert json.loads((tmp_path / "eval" / "eval.json").read_text())["test"]["loss"] == result["test"]["loss"]

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from lstm_ae.config import CONF_DIR, group_options, rename_moved
+from lstm_ae.config import CONF_DIR, group_options
 from lstm_ae.errors import first_line
 
 GROUPS = ("model", "dataset", "optimizer", "scheduler", "task", "trainer", "process", "experiment")
@@ -16,17 +16,8 @@ _PLAIN = re.compile(r"^[A-Za-z0-9_\-]+(,[A-Za-z0-9_\-]+)*$")
 
 def normalize_overrides(argv: list[str]) -> list[str]:
     """`+experiment=x` as `experiment=x`: the defaults list has an `experiment: null` slot, and both
-    spellings (Hydra's for an empty slot, and the one configs of older releases used) select a preset.
-    Keys that moved to another group (trainer.threads -> process.threads) are renamed, with a note."""
-    out = []
-    for arg in argv:
-        if arg.startswith("+experiment="):
-            arg = arg[1:]
-        renamed = rename_moved(arg)
-        if renamed != arg:
-            print(f"note: {arg.partition('=')[0]} is now {renamed.partition('=')[0]}", file=sys.stderr)
-        out.append(renamed)
-    return out
+    spellings (Hydra's for an empty slot, and the one hydra-optuna-sweeper configs use) select a preset."""
+    return [arg[1:] if arg.startswith("+experiment=") else arg for arg in argv]
 
 
 def _extra_conf_dirs(argv: list[str]) -> list[Path]:

@@ -258,8 +258,6 @@ def load(
         raise ConfigError(f"dataset.stride must be a positive integer or null (= seq_len), got {stride}")
     if not 0.0 <= margin <= 1.0:
         raise ConfigError(f"dataset.margin must be in [0, 1], got {margin}")
-    if not isinstance(cv_folds, int) or cv_folds < 1:
-        raise ConfigError(f"dataset.cv_folds must be an integer >= 1, got {cv_folds}")
     if not isinstance(max_gap_days, int) or max_gap_days < 1:
         raise ConfigError(f"dataset.max_gap_days must be an integer >= 1, got {max_gap_days}")
     scope = scale_on or ("inputs" if task == "predict" else "all")

@@ -22,7 +22,6 @@ from omegaconf import DictConfig
 
 from lstm_ae.artifacts import write_bytes, write_csv, write_json
 from lstm_ae.data.base import SequenceData, concat, groups_of, take, with_splits
-from lstm_ae.errors import ConfigError
 from lstm_ae.figures import runs as plots
 from lstm_ae.files import BEST_CKPT, METRICS, RESULT, RunStatus
 from lstm_ae.run import prepare as pipeline
@@ -46,10 +45,8 @@ def repartition(data: SequenceData, fold: int, seed: int) -> SequenceData:
 # -- the cross-validated run ------------------------------------------------------------------
 def run_cv(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
 
-    k = cfg.dataset.cv_folds
-    if not isinstance(k, int) or k < 1:
-        raise ConfigError(f"dataset.cv_folds must be an integer >= 1, got {k}")
-    prep = pipeline.prepare(cfg)  # validates everything and loads the data before any training
+    prep = pipeline.prepare(cfg)  # checks dataset.cv_folds too (lstm_ae.config)
+    k = int(cfg.dataset.cv_folds)  # validates everything and loads the data before any training
     model_cfg, trainer_cfg, task, data, device = prep.model_cfg, prep.trainer_cfg, prep.task, prep.data, prep.device
     optimizer_factory, scheduler_cfg = prep.optimizer_factory, prep.scheduler_cfg
     if cfg.get("trial_ctx"):

@@ -14,9 +14,17 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from lstm_ae.config import ModelConfig, ProcessConfig, TrainerConfig, typed_process, validate
+from lstm_ae.config import (
+    ModelConfig,
+    ProcessConfig,
+    SchedulerConfig,
+    TrainerConfig,
+    typed_process,
+    typed_scheduler,
+    validate,
+)
 from lstm_ae.data.base import SequenceData
 from lstm_ae.errors import ConfigError, DataError
 from lstm_ae.model.autoencoder import LSTMAutoencoder
@@ -87,15 +95,17 @@ class Prepared:
     model: LSTMAutoencoder
     device: torch.device
     optimizer_factory: Any
-    scheduler_cfg: dict | None
+    scheduler_cfg: SchedulerConfig | None
     n_params: int
 
 
-def scheduler_config(cfg: DictConfig) -> dict | None:
-    """The scheduler section with its factory instantiated, as Trainer takes it; None without one."""
-    if not (cfg.get("scheduler") and cfg.scheduler.get("factory")):
+def scheduler_config(cfg: DictConfig) -> SchedulerConfig | None:
+    """The checked scheduler section with its factory instantiated, as Trainer takes it; None without one."""
+    scheduler = typed_scheduler(cfg.get("scheduler"))
+    if scheduler.factory is None:
         return None
-    return {**OmegaConf.to_container(cfg.scheduler), "factory": instantiate_node(cfg.scheduler.factory)}
+    scheduler.factory = instantiate_node(scheduler.factory)
+    return scheduler
 
 
 def apply_process_settings(process_cfg: ProcessConfig) -> None:

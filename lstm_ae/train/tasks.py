@@ -78,8 +78,6 @@ class ClassifyTask(Task):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.class_from not in ("z", "decoder"):
-            raise ConfigError(f"task.class_from must be one of z, decoder; got {self.class_from!r}")
         if self.ce_weight < 0:
             raise ConfigError(f"task.ce_weight must be >= 0, got {self.ce_weight}")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from lstm_ae.artifacts import load_checkpoint, save_torch, write_csv
-from lstm_ae.config import TrainerConfig
+from lstm_ae.config import SchedulerConfig, TrainerConfig
 from lstm_ae.data.base import Split
 from lstm_ae.errors import ConfigError, first_line
 from lstm_ae.files import BEST_CKPT, LAST_CKPT, METRICS, RunStatus
@@ -39,6 +39,17 @@ class TrainOutcome:
     best_objective: float | None
     history: list[dict] = field(default_factory=list)
     reason: str = ""
+
+
+@dataclass
+class LoopState:
+    """Where the epoch loop stands: what resume restores and every epoch updates."""
+
+    history: list[dict] = field(default_factory=list)
+    best: float | None = None
+    best_epoch: int | None = None
+    bad_epochs: int = 0
+    start_epoch: int = 1
 
 
 def resolve_device(name: str) -> torch.device:
@@ -145,7 +156,7 @@ class Trainer:
         model: torch.nn.Module,
         task: Task,
         optimizer_factory: Callable,
-        scheduler_cfg: dict | None,
+        scheduler_cfg: SchedulerConfig | None,
         run_dir: Path,
         cfg: TrainerConfig,
         *,
@@ -162,7 +173,7 @@ class Trainer:
         self.task = task
         self.params = list(self.model.parameters())
         self.optimizer = optimizer_factory(self.params)
-        self.scheduler_cfg = scheduler_cfg or {}
+        self.scheduler_cfg = scheduler_cfg
         self.run_dir = Path(run_dir)
         self.grad_clip = cfg.grad_clip or None
         self.epoch_callbacks = epoch_callbacks or []
@@ -174,12 +185,12 @@ class Trainer:
     # -- scheduler -------------------------------------------------------------------------
     def build_scheduler(self, steps_per_epoch: int) -> None:
         """The configured scheduler, sized for self.cfg.epochs epochs of steps_per_epoch steps."""
-        factory = self.scheduler_cfg.get("factory")
-        if factory is None:
+        if self.scheduler_cfg is None or self.scheduler_cfg.factory is None:
             return
-        self.scheduler_interval = self.scheduler_cfg.get("interval", "epoch")
+        factory = self.scheduler_cfg.factory
+        self.scheduler_interval = self.scheduler_cfg.interval
         extra = {}
-        if self.scheduler_cfg.get("needs_total_steps"):
+        if self.scheduler_cfg.needs_total_steps:
             extra["total_steps"] = total = self.cfg.epochs * steps_per_epoch
             # a schedule over few steps can divide by a zero-length phase (OneCycleLR at 4 steps): play
             # short ones through on a throw-away optimizer first (~0.1 s), so that is one line before training
@@ -200,7 +211,7 @@ class Trainer:
     def _scheduler_step(self, when: str, val_objective: float | None = None) -> None:
         if self.scheduler is None or when != self.scheduler_interval:
             return
-        if self.scheduler_cfg.get("monitor"):
+        if self.scheduler_cfg.monitor:
             self.scheduler.step(val_objective)
         else:
             self.scheduler.step()
@@ -324,92 +335,103 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self, train: Split, val: Split) -> TrainOutcome:
+        """Train for cfg.epochs epochs (from last.pt when resuming), keeping the best epoch's weights in
+        best.pt; stop early on divergence, early stopping or the time budget."""
         self.build_scheduler(math.ceil(len(train) / self.cfg.batch_size))
         train, val = on_device_if_it_fits(train, self.device), on_device_if_it_fits(val, self.device)
-        history: list[dict] = []
-        best, best_epoch, bad_epochs, start_epoch = None, None, 0, 1
+        loop = self._resumed_loop()
+        try:
+            status, reason = self._run_epochs(train, val, loop)
+        finally:
+            self.tracker.close()
+        epochs_run = loop.history[-1]["epoch"] if loop.history else 0
+        return TrainOutcome(status, epochs_run, loop.best_epoch, loop.best, loop.history, reason)
+
+    def _resumed_loop(self) -> LoopState:
         resumed = self._try_resume()
-        if resumed is not None:
-            history = list(resumed["history"])
-            best, best_epoch = resumed["best_objective"], resumed["best_epoch"]
-            bad_epochs, start_epoch = resumed["bad_epochs"], resumed["epoch"] + 1
+        if resumed is None:
+            return LoopState()
+        return LoopState(
+            history=list(resumed["history"]),
+            best=resumed["best_objective"],
+            best_epoch=resumed["best_epoch"],
+            bad_epochs=resumed["bad_epochs"],
+            start_epoch=resumed["epoch"] + 1,
+        )
+
+    def _run_epochs(self, train: Split, val: Split, loop: LoopState) -> tuple[RunStatus, str]:
         t_start = time.perf_counter()
-        status, reason = RunStatus.COMPLETED, ""
-        epoch = start_epoch - 1
-        for epoch in range(start_epoch, self.cfg.epochs + 1):
+        for epoch in range(loop.start_epoch, self.cfg.epochs + 1):
             t0 = time.perf_counter()
             try:
                 means, grads = self.train_epoch(train, epoch)
             except Diverged as exc:
-                status, reason = RunStatus.DIVERGED, str(exc)
-                log.error("diverged: %s", reason)
-                break
-            train_metrics = {f"train_{k}": v for k, v in means.items()}
-            val_metrics = {
-                f"val_{k}": v
-                for k, v in evaluate(
-                    self.model, self.task, val, self.device, self.cfg.precision, self.cfg.eval_batch_size
-                ).items()
-            }
+                log.error("diverged: %s", exc)
+                return RunStatus.DIVERGED, str(exc)
+            val_metrics = self._validate(val)
             objective = val_metrics[self.task.objective]
             if not math.isfinite(objective):
-                status, reason = RunStatus.DIVERGED, f"validation objective became {objective} at epoch {epoch}"
+                reason = f"validation objective became {objective} at epoch {epoch}"
                 log.error("diverged: %s", reason)
-                break
+                return RunStatus.DIVERGED, reason
             self._scheduler_step("epoch", objective)
-            epoch_time = time.perf_counter() - t0
-            row = {
-                "epoch": epoch,
-                **train_metrics,
-                **val_metrics,
-                "lr": self.optimizer.param_groups[0]["lr"],
-                **grads,
-                "epoch_time_s": epoch_time,
-            }
-            history.append(row)
-            improved = self.task.is_better(objective, best, self.cfg.early_stopping.min_delta)
-            if improved:
-                best, best_epoch, bad_epochs = objective, epoch, 0
-                save_torch(self.run_dir / BEST_CKPT, {"model": self.model.state_dict(), "epoch": epoch})
-            else:
-                bad_epochs += 1
-            write_csv(self.run_dir / METRICS, history)
-            save_torch(self.run_dir / LAST_CKPT, self._state(epoch, best, best_epoch, bad_epochs, history))
+            row = {"epoch": epoch, **{f"train_{k}": v for k, v in means.items()}, **val_metrics,
+                   "lr": self.optimizer.param_groups[0]["lr"], **grads,
+                   "epoch_time_s": time.perf_counter() - t0}  # fmt: skip
+            improved = self._record_epoch(row, objective, loop)
             self.tracker.epoch_end(row, self.model, self.task, val)
             elapsed = time.perf_counter() - t_start
-            eta = elapsed / (epoch - start_epoch + 1) * (self.cfg.epochs - epoch)
-            extra = "".join(f" {k} {v:.4f}" for k, v in val_metrics.items() if k not in ("val_loss",))
-            if self.grad_clip:
-                extra += f" clipped {grads['clipped_frac']:.0%}"
-            log.info(
-                "epoch %d/%d train_loss %.5f val_loss %.5f%s%s | %.1fs/epoch, ETA %s",
-                epoch,
-                self.cfg.epochs,
-                train_metrics["train_loss"],
-                val_metrics["val_loss"],
-                extra,
-                " *" if improved else "",
-                epoch_time,
-                _fmt_time(eta),
-            )
-            try:
-                for callback in self.epoch_callbacks:
-                    callback(epoch, objective)  # may raise (e.g. a pruner's TrialPruned)
-            except BaseException:
-                self.tracker.close()
-                raise
-            if (
-                self.cfg.early_stopping.patience
-                and bad_epochs >= self.cfg.early_stopping.patience
-                and epoch < self.cfg.epochs
-            ):
-                status, reason = RunStatus.EARLY_STOPPED, f"no improvement for {bad_epochs} epochs"
-                log.info("early stopping: %s", reason)
-                break
-            if self.cfg.max_time_s and elapsed >= self.cfg.max_time_s and epoch < self.cfg.epochs:
-                status, reason = RunStatus.EARLY_STOPPED, f"time budget {self.cfg.max_time_s:.0f}s reached"
-                log.info("stopping: %s", reason)
-                break
-        epochs_run = history[-1]["epoch"] if history else 0
-        self.tracker.close()
-        return TrainOutcome(status, epochs_run, best_epoch, best, history, reason)
+            self._log_epoch(row, improved, elapsed / (epoch - loop.start_epoch + 1) * (self.cfg.epochs - epoch))
+            for callback in self.epoch_callbacks:
+                callback(epoch, objective)  # may raise (e.g. a pruner's TrialPruned)
+            stop = self._stop_reason(loop, epoch, elapsed)
+            if stop:
+                log.info("stopping early: %s", stop)
+                return RunStatus.EARLY_STOPPED, stop
+        return RunStatus.COMPLETED, ""
+
+    def _validate(self, val: Split) -> dict[str, float]:
+        cfg = self.cfg
+        metrics = evaluate(self.model, self.task, val, self.device, cfg.precision, cfg.eval_batch_size)
+        return {f"val_{k}": v for k, v in metrics.items()}
+
+    def _record_epoch(self, row: dict, objective: float, loop: LoopState) -> bool:
+        """Append the epoch to metrics.csv, keep best.pt when it improved, write last.pt; True if improved."""
+        loop.history.append(row)
+        improved = self.task.is_better(objective, loop.best, self.cfg.early_stopping.min_delta)
+        if improved:
+            loop.best, loop.best_epoch, loop.bad_epochs = objective, row["epoch"], 0
+            save_torch(self.run_dir / BEST_CKPT, {"model": self.model.state_dict(), "epoch": row["epoch"]})
+        else:
+            loop.bad_epochs += 1
+        write_csv(self.run_dir / METRICS, loop.history)
+        state = self._state(row["epoch"], loop.best, loop.best_epoch, loop.bad_epochs, loop.history)
+        save_torch(self.run_dir / LAST_CKPT, state)
+        return improved
+
+    def _log_epoch(self, row: dict, improved: bool, eta_s: float) -> None:
+        extra = "".join(f" {k} {v:.4f}" for k, v in row.items() if k.startswith("val_") and k != "val_loss")
+        if self.grad_clip:
+            extra += f" clipped {row['clipped_frac']:.0%}"
+        log.info(
+            "epoch %d/%d train_loss %.5f val_loss %.5f%s%s | %.1fs/epoch, ETA %s",
+            row["epoch"],
+            self.cfg.epochs,
+            row["train_loss"],
+            row["val_loss"],
+            extra,
+            " *" if improved else "",
+            row["epoch_time_s"],
+            _fmt_time(eta_s),
+        )
+
+    def _stop_reason(self, loop: LoopState, epoch: int, elapsed: float) -> str:
+        """Why training stops before its last epoch ("" to go on): early stopping or the time budget."""
+        if epoch >= self.cfg.epochs:
+            return ""
+        patience = self.cfg.early_stopping.patience
+        if patience and loop.bad_epochs >= patience:
+            return f"no improvement for {loop.bad_epochs} epochs"
+        if self.cfg.max_time_s and elapsed >= self.cfg.max_time_s:
+            return f"time budget {self.cfg.max_time_s:.0f}s reached"
+        return ""
