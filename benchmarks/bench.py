@@ -30,7 +30,7 @@ FLOP count (matmul FLOPs only; one multiply-add = 2 FLOPs), per sample:
   W_ih x_t + W_hh h_{t-1} with W_ih (4H x F_in), W_hh (4H x H): 2 * 4H * (F_in + H) FLOPs,
   so T * 8H(F_in + H) per layer (stacked layers: F_in = H above the first).
   Encoder: T * 8H(F + H).  Decoder (fed z, size H, at every step, as nn.LSTM computes it):
-  T * 8H(H + H) = T * 16 H^2; folded (model.fold_decoder_input, ours on CPU), W_ih z is computed
+  T * 8H(H + H) = T * 16 H^2; hoisted (model.hoist_decoder_input, ours on CPU), W_ih z is computed
   once: 8H^2 + T * 8H^2. Each side is credited with the FLOPs it executes, so its fraction of
   peak is honest; samples/s (and so the ratio) counts the same work on both sides.
   Output Linear H->F at every step: T * 2HF.
@@ -85,7 +85,7 @@ LOAD_NOTE = (
 # -- FLOPs -----------------------------------------------------------------------------------
 def lstm_flops(seq_len: int, input_size: int, hidden: int, layers: int = 1, constant_input: bool = False) -> int:
     """Matmul FLOPs of one LSTM forward pass over one sequence. constant_input: the first layer's
-    input is the same at every step and projected once (the folded decoder)."""
+    input is the same at every step and projected once (the hoisted decoder)."""
     total = 0
     for layer in range(layers):
         f_in = input_size if layer == 0 else hidden
@@ -95,12 +95,12 @@ def lstm_flops(seq_len: int, input_size: int, hidden: int, layers: int = 1, cons
 
 
 def forward_flops(
-    seq_len: int, features: int, hidden: int, layers: int = 1, n_classes: int = 0, folded: bool = False
+    seq_len: int, features: int, hidden: int, layers: int = 1, n_classes: int = 0, hoisted: bool = False
 ) -> dict[str, int]:
     """Matmul FLOPs of one LSTMAutoencoder forward pass per sample, by part (see module doc)."""
     parts = {
         "encoder": lstm_flops(seq_len, features, hidden, layers),
-        "decoder": lstm_flops(seq_len, hidden, hidden, layers, constant_input=folded),
+        "decoder": lstm_flops(seq_len, hidden, hidden, layers, constant_input=hoisted),
         "output": seq_len * 2 * hidden * features,
         "classifier": 2 * hidden * n_classes,
     }
@@ -108,16 +108,16 @@ def forward_flops(
     return parts
 
 
-def train_flops(seq_len, features, hidden, layers=1, n_classes=0, folded=False) -> int:
+def train_flops(seq_len, features, hidden, layers=1, n_classes=0, hoisted=False) -> int:
     """FLOPs of forward + backward per sample (see module doc)."""
-    fwd = forward_flops(seq_len, features, hidden, layers, n_classes, folded)["total"]
+    fwd = forward_flops(seq_len, features, hidden, layers, n_classes, hoisted)["total"]
     unneeded = seq_len * 8 * hidden * features + 2 * layers * 8 * hidden * hidden
     return 3 * fwd - unneeded
 
 
-def train_step_flops(seq_len, features, hidden, layers=1, n_classes=0, batch_size=1, folded=False) -> int:
+def train_step_flops(seq_len, features, hidden, layers=1, n_classes=0, batch_size=1, hoisted=False) -> int:
     """FLOPs of one training step (forward + backward) on a batch."""
-    return train_flops(seq_len, features, hidden, layers, n_classes, folded) * batch_size
+    return train_flops(seq_len, features, hidden, layers, n_classes, hoisted) * batch_size
 
 
 # -- machine, memory, timing -----------------------------------------------------------------
@@ -310,11 +310,11 @@ class Ours:
         self.trainer.train_epoch(Split(x, y), epoch=1)
         _sync(self.device)
 
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor | None) -> dict:
+    def score_split(self, x: torch.Tensor, y: torch.Tensor | None) -> dict:
         from lstm_ae.data.base import Split
-        from lstm_ae.train.trainer import evaluate
+        from lstm_ae.train.trainer import score_split
 
-        out = evaluate(self.model, self.task, Split(x, y), self.device, self.precision, self.eval_batch_size)
+        out = score_split(self.model, self.task, Split(x, y), self.device, self.precision, self.eval_batch_size)
         _sync(self.device)
         return out
 
@@ -342,7 +342,7 @@ class Reference:
         ref.train_epoch(self.model, self._loader(x, y, True), self.optimizer, self.device, max_steps)
         _sync(self.device)
 
-    def evaluate(self, x, y) -> dict:
+    def score_split(self, x, y) -> dict:
         out = ref.evaluate(self.model, self._loader(x, y, False), self.device)
         _sync(self.device)
         return out
@@ -444,7 +444,7 @@ def _side_process(conn, spec: SideSpec) -> None:
             "train_samples": x_train.shape[0],
             "threads": torch.get_num_threads(),
             "keep_freed_memory": allocator.is_applied(),
-            "folded_decoder": spec.impl == "ours" and side.model.folds_decoder(device),
+            "hoisted_decoder": spec.impl == "ours" and side.model.hoists_decoder_input(device),
         }
         conn.send(("ready", {**meta, **memory}))
         while (command := conn.recv()) != "stop":
@@ -544,10 +544,10 @@ def bench_workload(workload: Workload, args, overrides: list[str]) -> list[dict]
                 "repeats": repeats,
                 "train_sps": stats([n_train / t for t in times[impl]["train"]]),
                 "eval_sps": stats([eval_n / t for t in times[impl]["eval"]]),
-                "folded_decoder": m["folded_decoder"],
-                "fwd_flops_per_sample": forward_flops(*shape, folded=m["folded_decoder"])["total"],
-                "train_flops_per_sample": train_flops(*shape, folded=m["folded_decoder"]),
-                "train_step_flops": train_step_flops(*shape, batch_size=m["batch_size"], folded=m["folded_decoder"]),
+                "hoisted_decoder": m["hoisted_decoder"],
+                "fwd_flops_per_sample": forward_flops(*shape, hoisted=m["hoisted_decoder"])["total"],
+                "train_flops_per_sample": train_flops(*shape, hoisted=m["hoisted_decoder"]),
+                "train_step_flops": train_step_flops(*shape, batch_size=m["batch_size"], hoisted=m["hoisted_decoder"]),
                 "page_faults_per_step": statistics.median(faults[impl]) / math.ceil(n_train / m["batch_size"]),
                 **{k: m[k] for k in ("peak_rss_mb", "delta_rss_mb", "rss_exact") if k in m},
                 **({"gpu_peak_mb": m["gpu_peak_mb"]} if "gpu_peak_mb" in m else {}),
@@ -594,7 +594,7 @@ def mnist_root(arg: str | None) -> Path:
 
 def _tta_ours(cfg, target: float, threads: int) -> dict:
     from lstm_ae.run.prepare import prepare
-    from lstm_ae.train.trainer import Trainer, evaluate
+    from lstm_ae.train.trainer import Trainer, score_split
 
     if threads:
         torch.set_num_threads(threads)
@@ -607,7 +607,7 @@ def _tta_ours(cfg, target: float, threads: int) -> dict:
 
     def on_epoch(epoch: int, objective: float) -> None:  # test accuracy, off the clock
         t_pause = time.perf_counter()
-        acc = evaluate(prep.model, prep.task, prep.data.test, prep.device, tc.precision, tc.eval_batch_size)["acc"]
+        acc = score_split(prep.model, prep.task, prep.data.test, prep.device, tc.precision, tc.eval_batch_size)["acc"]
         epochs.append({"epoch": epoch, "time_s": t_pause - clock["t0"] - clock["paused"], "test_acc": acc})
         print(f"  ours      epoch {epoch:2d}  {epochs[-1]['time_s']:7.1f} s  test acc {acc:.4f}", flush=True)
         clock["paused"] += time.perf_counter() - t_pause

@@ -1,7 +1,7 @@
 """Micro-benchmarks behind docs/speed.md's "what was tried" list: python -m benchmarks.levers WHAT
 
   decoder  the decoder fed z at every step: oneDNN's fused nn.LSTM against computing W_ih z once, with
-           the C++ recurrence kernel (lstm_ae.model.recurrence, what model.fold_decoder_input runs) and with a
+           the C++ recurrence kernel (lstm_ae.model.recurrence, what model.hoist_decoder_input runs) and with a
            hand-written loop (eager, and with --compile also torch.compile'd), forward + backward
   encoder  the encoder (28 features in, a sequence): nn.LSTM against the same C++ kernel, which
            then has nothing to skip, forward + backward
@@ -40,7 +40,7 @@ def _median_ms(fn, repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def folded_decoder(z, w_ih, w_hh, b_ih, b_hh, steps: int) -> torch.Tensor:
+def hoisted_decoder(z, w_ih, w_hh, b_ih, b_hh, steps: int) -> torch.Tensor:
     """The decoder LSTM with its constant input projected once: gates = W_ih z + b + W_hh h_{t-1}."""
     gx = nn.functional.linear(z, w_ih, b_ih + b_hh)
     h = z.new_zeros(z.shape[0], w_hh.shape[1])
@@ -61,16 +61,16 @@ def bench_decoder(args) -> None:
     weights = (decoder.weight_ih_l0, decoder.weight_hh_l0, decoder.bias_ih_l0, decoder.bias_hh_l0)
     variants = {
         "fused nn.LSTM": lambda: decoder(z.unsqueeze(1).expand(-1, steps, -1))[0],
-        "folded loop, eager": lambda: folded_decoder(z, *weights, steps),
+        "hoisted loop, eager": lambda: hoisted_decoder(z, *weights, steps),
     }
     if recurrence.available(torch.device("cpu")):
-        variants["folded, C++ kernel"] = lambda: recurrence.lstm(decoder, z, steps=steps)[0]
+        variants["hoisted, C++ kernel"] = lambda: recurrence.lstm(decoder, z, steps=steps)[0]
     if args.compile:
-        compiled = torch.compile(folded_decoder)  # Dynamo does not trace nn.LSTM itself
+        compiled = torch.compile(hoisted_decoder)  # Dynamo does not trace nn.LSTM itself
         t0 = time.perf_counter()
         compiled(z, *weights, steps).sum().backward()
-        print(f"torch.compile of the folded loop: {time.perf_counter() - t0:.1f} s")
-        variants["folded loop, compiled"] = lambda: compiled(z, *weights, steps)
+        print(f"torch.compile of the hoisted loop: {time.perf_counter() - t0:.1f} s")
+        variants["hoisted loop, compiled"] = lambda: compiled(z, *weights, steps)
     _compare(variants, "fused nn.LSTM", args)
 
 

@@ -36,7 +36,7 @@ class ModelConfig:
     dropout: float = MISSING
     input_size: int | None = MISSING
     chrono_init: bool = MISSING
-    fold_decoder_input: bool = MISSING
+    hoist_decoder_input: bool = MISSING
 
     def __post_init__(self) -> None:
         _require(self.hidden > 0, f"model.hidden must be a positive integer, got {self.hidden}")

@@ -17,9 +17,9 @@ from lstm_ae.model.autoencoder import LSTMAutoencoder
 pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
 
 
-def _unrolled(model: LSTMAutoencoder, x: torch.Tensor, folded: bool = False):
+def _unrolled(model: LSTMAutoencoder, x: torch.Tensor, hoisted: bool = False):
     """The model's forward pass step by step with lstm_cell, so FlopCounterMode sees every matmul.
-    folded: the decoder's input projection W_ih z computed once, as the folded decoder does."""
+    hoisted: the decoder's input projection W_ih z computed once, as the hoisted decoder does."""
 
     def run(lstm, inputs):
         h = c = inputs.new_zeros(inputs.shape[0], lstm.hidden_size)
@@ -31,7 +31,7 @@ def _unrolled(model: LSTMAutoencoder, x: torch.Tensor, folded: bool = False):
             outs.append(h)
         return torch.stack(outs, 1), h
 
-    def run_folded(lstm, z, steps):
+    def run_hoisted(lstm, z, steps):
         gx = F.linear(z, lstm.weight_ih_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0)
         h = c = z.new_zeros(z.shape[0], lstm.hidden_size)
         outs = []
@@ -43,8 +43,8 @@ def _unrolled(model: LSTMAutoencoder, x: torch.Tensor, folded: bool = False):
         return torch.stack(outs, 1)
 
     _, z = run(model.encoder, x)
-    if folded:
-        dec = run_folded(model.decoder, z, x.shape[1])
+    if hoisted:
+        dec = run_hoisted(model.decoder, z, x.shape[1])
     else:
         dec, _ = run(model.decoder, z.unsqueeze(1).expand(-1, x.shape[1], -1))
     return torch.sigmoid(model.output(dec)), model.classifier(z)
@@ -80,23 +80,23 @@ def test_flop_count_matches_hand_count_and_flop_counter():
     assert step.get_total_flops() == bench.train_step_flops(3, 2, 4, 1, 3, batch_size=5)
 
 
-def test_flop_count_of_the_folded_decoder():
-    """Folded, the decoder projects z once: 2*4H*H + T*2*4H*H = 32*4 + 3*128 = 512 instead of 768 (T=3,
-    H=4). Checked against PyTorch's counter on the folded computation, forward and forward + backward."""
-    assert bench.forward_flops(3, 2, 4, 1, 3, folded=True)["decoder"] == 512
-    assert bench.forward_flops(3, 2, 4, 1, 3, folded=True)["total"] == 1416 - 768 + 512
+def test_flop_count_of_the_hoisted_decoder():
+    """Hoisted, the decoder projects z once: 2*4H*H + T*2*4H*H = 32*4 + 3*128 = 512 instead of 768 (T=3,
+    H=4). Checked against PyTorch's counter on the hoisted computation, forward and forward + backward."""
+    assert bench.forward_flops(3, 2, 4, 1, 3, hoisted=True)["decoder"] == 512
+    assert bench.forward_flops(3, 2, 4, 1, 3, hoisted=True)["total"] == 1416 - 768 + 512
     torch.manual_seed(0)
     model = LSTMAutoencoder(2, 4, n_classes=3)
     x, y = torch.rand(5, 3, 2), torch.randint(0, 3, (5,))
     with torch.no_grad():
-        torch.testing.assert_close(_unrolled(model, x, folded=True)[0], model(x).recon)
+        torch.testing.assert_close(_unrolled(model, x, hoisted=True)[0], model(x).recon)
     with FlopCounterMode(display=False) as fwd:
-        _unrolled(model, x, folded=True)
-    assert fwd.get_total_flops() == 5 * bench.forward_flops(3, 2, 4, 1, 3, folded=True)["total"]
+        _unrolled(model, x, hoisted=True)
+    assert fwd.get_total_flops() == 5 * bench.forward_flops(3, 2, 4, 1, 3, hoisted=True)["total"]
     with FlopCounterMode(display=False) as step:
-        recon, logits = _unrolled(model, x, folded=True)
+        recon, logits = _unrolled(model, x, hoisted=True)
         (F.mse_loss(recon, x) + F.cross_entropy(logits, y)).backward()
-    assert step.get_total_flops() == bench.train_step_flops(3, 2, 4, 1, 3, batch_size=5, folded=True)
+    assert step.get_total_flops() == bench.train_step_flops(3, 2, 4, 1, 3, batch_size=5, hoisted=True)
 
 
 def test_quick_run_on_tiny_workloads(tmp_path, monkeypatch):
@@ -151,11 +151,11 @@ def test_quick_run_on_tiny_workloads(tmp_path, monkeypatch):
             r["peak_rss_mb"],
         ):
             assert math.isfinite(value) and value > 0, r
-        folded = r["folded_decoder"]
+        hoisted = r["hoisted_decoder"]
         # ours folds the decoder where the kernel runs (the CPU); the reference never does
-        assert folded == (r["impl"] == "ours" and folds_here)
+        assert hoisted == (r["impl"] == "ours" and folds_here)
         assert r["train_flops_per_sample"] == bench.train_flops(
-            r["seq_len"], r["features"], 8, 1, r["n_classes"], folded=folded
+            r["seq_len"], r["features"], 8, 1, r["n_classes"], hoisted=hoisted
         )
     for w in ("tiny", "tiny_cls"):
         assert rows[w, "ours"]["params"] == rows[w, "reference"]["params"]

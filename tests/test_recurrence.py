@@ -116,29 +116,29 @@ def test_nan_is_not_hidden():
 
 
 def test_folded_model_equals_plain_model_and_shares_checkpoints():
-    """LSTMAutoencoder with fold_decoder_input: same parameters (a checkpoint loads either way), same
+    """LSTMAutoencoder with hoist_decoder_input: same parameters (a checkpoint loads either way), same
     outputs and training gradients as the plain model, in training and in evaluation."""
     torch.manual_seed(3)
-    plain = LSTMAutoencoder(28, 32, n_classes=10, fold_decoder_input=False)
-    folded = LSTMAutoencoder(28, 32, n_classes=10, fold_decoder_input=True)
-    folded.load_state_dict(plain.state_dict())
+    plain = LSTMAutoencoder(28, 32, n_classes=10, hoist_decoder_input=False)
+    hoisted = LSTMAutoencoder(28, 32, n_classes=10, hoist_decoder_input=True)
+    hoisted.load_state_dict(plain.state_dict())
     x, y = torch.rand(16, 28, 28), torch.randint(0, 10, (16,))
     task = ClassifyTask()
-    for model in (plain, folded):
+    for model in (plain, hoisted):
         loss, _ = task.loss(model, x, y)
         loss.backward()
-    for (name, a), b in zip(plain.named_parameters(), folded.parameters()):
+    for (name, a), b in zip(plain.named_parameters(), hoisted.parameters()):
         torch.testing.assert_close(b.grad, a.grad, atol=1e-5, rtol=1e-4, msg=name)
     with torch.inference_mode():
-        plain.eval(), folded.eval()
-        torch.testing.assert_close(folded(x).recon, plain(x).recon, atol=1e-6, rtol=1e-5)
+        plain.eval(), hoisted.eval()
+        torch.testing.assert_close(hoisted(x).recon, plain(x).recon, atol=1e-6, rtol=1e-5)
 
 
 def test_without_the_kernel_the_decoder_falls_back_with_one_warning(monkeypatch, caplog):
     monkeypatch.setitem(recurrence._state, "error", "LSTM recurrence kernel unavailable (no compiler)")
     monkeypatch.delitem(recurrence._state, "warned", raising=False)
     torch.manual_seed(4)
-    model = LSTMAutoencoder(1, 8, fold_decoder_input=True)
+    model = LSTMAutoencoder(1, 8, hoist_decoder_input=True)
     x = torch.rand(3, 7, 1)
     with caplog.at_level(logging.WARNING, logger="lstm_ae.model.recurrence"):
         first, second = model(x).recon, model(x).recon
@@ -151,7 +151,7 @@ def test_without_the_kernel_the_decoder_falls_back_with_one_warning(monkeypatch,
 @pytest.mark.slow
 def test_runs_fold_by_default_and_train_the_same_either_way(tmp_path):
     """End to end through run.py: the log says which decoder ran, and one epoch of the toy task (fp32,
-    same seed) ends at the same validation loss with the folded decoder as with nn.LSTM."""
+    same seed) ends at the same validation loss with the hoisted decoder as with nn.LSTM."""
     import json
 
     from conftest import run_cli
@@ -160,13 +160,13 @@ def test_runs_fold_by_default_and_train_the_same_either_way(tmp_path):
     folds_here = recurrence.available(resolve_device("auto"))  # runs train on CUDA when present: no folding there
     losses = {}
     for setting, logged in (
-        ("true", "decoder=folded" if folds_here else "decoder=nn.LSTM"),
+        ("true", "decoder=hoisted" if folds_here else "decoder=nn.LSTM"),
         ("false", "decoder=nn.LSTM"),
     ):
         run_dir = tmp_path / setting
         proc = run_cli(
             "dataset=toy", "dataset.size=600", "model.hidden=16", "trainer.epochs=1",
-            f"model.fold_decoder_input={setting}", f"hydra.run.dir={run_dir}", cwd=tmp_path, timeout=1800,
+            f"model.hoist_decoder_input={setting}", f"hydra.run.dir={run_dir}", cwd=tmp_path, timeout=1800,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert logged in (run_dir / "run.log").read_text()

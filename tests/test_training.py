@@ -13,7 +13,7 @@ from lstm_ae.data.base import Split
 from lstm_ae.files import LAST_CKPT
 from lstm_ae.model.autoencoder import LSTMAutoencoder
 from lstm_ae.train.tasks import Task
-from lstm_ae.train.trainer import Trainer, evaluate
+from lstm_ae.train.trainer import Trainer, score_split
 
 CPU = torch.device("cpu")
 
@@ -38,7 +38,7 @@ def small_toy():
 def test_training_cuts_validation_loss_and_learns_the_dip(small_toy, tmp_path):
     torch.manual_seed(0)
     model = LSTMAutoencoder(1, hidden=32)
-    before = evaluate(model, Task(), small_toy.val, CPU, "fp32", 4096)["loss"]
+    before = score_split(model, Task(), small_toy.val, CPU, "fp32", 4096)["loss"]
     outcome = _trainer(model, tmp_path, epochs=6, resume=False).fit(small_toy.train, small_toy.val)
     assert outcome.status == "completed" and len(outcome.history) == 6
     assert outcome.best_objective <= before / 1.3, (before, outcome.best_objective)

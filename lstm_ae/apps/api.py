@@ -215,7 +215,7 @@ def _config_of(module: LSTMAutoencoder) -> dict:
         "residual_predict": module.residual_predict,
         "linear_skip": module.skip is not None,
         "class_from": module.class_from,
-        "fold_decoder_input": module.fold_decoder_input,
+        "hoist_decoder_input": module.hoist_decoder_input,
     }
 
 
@@ -239,7 +239,7 @@ def load(path) -> Autoencoder:
             if config["predict"]:  # the head's form is in the task, not in the weights
                 config["residual_predict"] = bool(task.get("residual", False))
                 config["linear_skip"] = bool(task.get("linear_skip", False))
-            config["fold_decoder_input"] = bool((run_cfg.get("model") or {}).get("fold_decoder_input", True))
+            config["hoist_decoder_input"] = bool((run_cfg.get("model") or {}).get("hoist_decoder_input", True))
         module = _module_from(config)
         module.load_state_dict(state)
         ones = np.ones(config["input_size"], dtype=np.float32)

@@ -1,5 +1,5 @@
 """The model layer: the LSTM autoencoder (autoencoder), its decoder recurrence with the constant input
-folded (recurrence) and the C++ kernel that computes it on CPU (kernel). Tensors in, tensors out."""
+hoisted (recurrence) and the C++ kernel that computes it on CPU (kernel). Tensors in, tensors out."""
 
 from lstm_ae.model.autoencoder import AEOutput, LSTMAutoencoder
 

@@ -38,14 +38,14 @@ class LSTMAutoencoder(nn.Module):
         class_from: str = "z",
         predict: bool = False,
         chrono_init: int = 0,
-        fold_decoder_input: bool = False,
+        hoist_decoder_input: bool = False,
         residual_predict: bool = False,
         linear_skip: bool = False,
     ) -> None:
         super().__init__()
         if class_from not in ("z", "decoder"):
             raise ValueError(f"class_from must be 'z' or 'decoder', got {class_from!r}")
-        self.fold_decoder_input = fold_decoder_input
+        self.hoist_decoder_input = hoist_decoder_input
         inter_dropout = dropout if layers > 1 else 0.0
         self.encoder = nn.LSTM(input_size, hidden, layers, batch_first=True, dropout=inter_dropout)
         self.decoder = nn.LSTM(hidden, hidden, layers, batch_first=True, dropout=inter_dropout)
@@ -83,15 +83,15 @@ class LSTMAutoencoder(nn.Module):
                     with torch.no_grad():
                         param.zero_()
 
-    def folds_decoder(self, device: torch.device) -> bool:
+    def hoists_decoder_input(self, device: torch.device) -> bool:
         """Whether decode folds on this device: asked to, on CPU, and the kernel builds."""
-        return self.fold_decoder_input and recurrence.available(device)
+        return self.hoist_decoder_input and recurrence.available(device)
 
     def decode(self, z: torch.Tensor, steps: int) -> torch.Tensor:
-        """z: (B, H) fed at each of `steps` steps -> decoder outputs (B, T, H). Folded (folds_decoder):
+        """z: (B, H) fed at each of `steps` steps -> decoder outputs (B, T, H). Hoisted (hoists_decoder_input):
         W_ih z is computed once instead of at every step; same function, a third fewer FLOPs
         (lstm_ae.model.recurrence)."""
-        if self.folds_decoder(z.device):
+        if self.hoists_decoder_input(z.device):
             return recurrence.lstm(self.decoder, z, steps=steps)[0]
         return self.decoder(z.unsqueeze(1).expand(-1, steps, -1))[0]
 

@@ -18,7 +18,7 @@ from lstm_ae.evaluation.reference import ReconReference, pca_reconstruct, recons
 from lstm_ae.figures import runs as plots
 from lstm_ae.run.prepare import Prepared
 from lstm_ae.train.tasks import Task
-from lstm_ae.train.trainer import evaluate
+from lstm_ae.train.trainer import score_split
 
 log = logging.getLogger("lstm_ae")
 
@@ -39,7 +39,9 @@ def test_best(prep: Prepared, out: Path, history: list[dict], checkpoint: Path |
     if checkpoint is not None:
         load_weights(prep.model, checkpoint)
         cfg = prep.trainer_cfg
-        tested.test = evaluate(prep.model, prep.task, prep.data.test, prep.device, cfg.precision, cfg.eval_batch_size)
+        tested.test = score_split(
+            prep.model, prep.task, prep.data.test, prep.device, cfg.precision, cfg.eval_batch_size
+        )
         tested.test.update(prep.task.extra_test_metrics(prep.model, prep.data, prep.device, out))
         tested.reference = reference_of(prep)
         tested.test.update(reference_metrics(tested.test, tested.reference))

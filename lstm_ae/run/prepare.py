@@ -62,7 +62,7 @@ def build_model(cfg_model, data: SequenceData, task: Task) -> LSTMAutoencoder:
         layers=cfg_model.layers,
         dropout=cfg_model.dropout,
         chrono_init=data.seq_len if cfg_model.chrono_init else 0,
-        fold_decoder_input=cfg_model.fold_decoder_input,
+        hoist_decoder_input=cfg_model.hoist_decoder_input,
         **task.model_heads(data.n_classes),
     )
 
@@ -137,7 +137,7 @@ def prepare(cfg: DictConfig, data: SequenceData | None = None) -> Prepared:
     task.check_data(data)
     model = build_model(model_cfg, data, task)
     n_params = count_parameters(model)
-    folded = model.folds_decoder(device)  # builds the kernel now, not mid-run
+    hoisted = model.hoists_decoder_input(device)  # builds the kernel now, not mid-run
     log.info(
         "dataset=%s train/val/test=%d/%d/%d, T=%d, features=%d | model hidden=%d layers=%d params=%d decoder=%s | "
         "task=%s | device=%s threads=%d precision=%s keep_freed_memory=%s",
@@ -150,7 +150,7 @@ def prepare(cfg: DictConfig, data: SequenceData | None = None) -> Prepared:
         model_cfg.hidden,
         model_cfg.layers,
         n_params,
-        "folded" if folded else "nn.LSTM",
+        "hoisted" if hoisted else "nn.LSTM",
         task.name,
         device,
         torch.get_num_threads(),

@@ -59,7 +59,7 @@ from lstm_ae.sweep.storage import (
 
 log = logging.getLogger(__name__)
 
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+ENDED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 SUMMARY_EVERY_S = 20.0  # the sweep summary is rebuilt at most this often while trials run, and at the end
 DEFAULT_N_TRIALS = 20  # trials of a sampled (not grid) search when hydra.sweeper.n_trials is not set
 GRID_KEY = "grid_point"  # user attribute: the point (grid or lost configuration) a trial was queued for
@@ -96,7 +96,7 @@ class StorageFailure(RuntimeError):
 
 
 @dataclass
-class Outcome:
+class TrialOutcome:
     status: str
     reason: str = ""
     values: list[float] | None = None
@@ -189,7 +189,7 @@ class OptunaSweep:
         for t in study.get_trials(deepcopy=False):
             if t.state == TrialState.RUNNING:
                 running += 1
-            elif t.state in FINISHED and not killed(t):
+            elif t.state in ENDED_STATES and not killed(t):
                 done += 1
                 failed += t.state == TrialState.FAIL
         return done, running, failed
@@ -429,7 +429,7 @@ class OptunaSweep:
         return str(trial.number)
 
     # -- recording -----------------------------------------------------------------------------
-    def outcome(self, ret: Any, started: float) -> Outcome:
+    def outcome(self, ret: Any, started: float) -> TrialOutcome:
         """How a job ended: its exception, or its return value plus result.json when it wrote one."""
         if ret.status != JobStatus.COMPLETED:
             try:
@@ -437,7 +437,7 @@ class OptunaSweep:
                 exc: BaseException = RuntimeError("job did not complete")
             except BaseException as raised:  # noqa: BLE001
                 exc = raised
-            return Outcome(
+            return TrialOutcome(
                 RunStatus.FAILED, f"{type(exc).__name__}: {exc}", traceback="".join(traceback.format_exception(exc))
             )
         result = {}
@@ -450,9 +450,9 @@ class OptunaSweep:
         if RunStatus(status).finished:
             values, problem = _objective_values(ret.return_value, len(self.directions))
             if problem:
-                return Outcome(RunStatus.FAILED, problem)
-            return Outcome(status, reason, values)
-        return Outcome(status, reason)
+                return TrialOutcome(RunStatus.FAILED, problem)
+            return TrialOutcome(status, reason, values)
+        return TrialOutcome(status, reason)
 
     def record_or_say_why(self, study: optuna.Study, trial: optuna.Trial, ret: Any, started: float) -> None:
         """Record a job's outcome; when that fails, say what failed and the state the trial is really in."""
@@ -513,7 +513,7 @@ class OptunaSweep:
         n_finished = 0
         for t in study.get_trials(deepcopy=False):
             key = trial_grid_key(t)
-            if t.state in FINISHED and not killed(t):
+            if t.state in ENDED_STATES and not killed(t):
                 n_finished += 1
                 finished.add(key)
             elif t.state == TrialState.RUNNING:
@@ -547,7 +547,7 @@ class OptunaSweep:
             )
 
     def finish(self, study: optuna.Study) -> None:
-        counts = {s.name.lower(): len(study.get_trials(deepcopy=False, states=(s,))) for s in FINISHED}
+        counts = {s.name.lower(): len(study.get_trials(deepcopy=False, states=(s,))) for s in ENDED_STATES}
         log.info("Sweep finished: %s", ", ".join(f"{v} {k}" for k, v in counts.items()))
         results: dict[str, Any] = {"name": "optuna", "study_name": study.study_name, "counts": counts}
         complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))

@@ -101,7 +101,7 @@ def autocast_context(device: torch.device, precision: str):
 
 
 @torch.inference_mode()
-def evaluate(model, task: Task, split: Split, device, precision: str, batch_size: int) -> dict[str, float]:
+def score_split(model, task: Task, split: Split, device, precision: str, batch_size: int) -> dict[str, float]:
     """Mean loss and loss parts over a split, in large batches without gradients."""
     model.eval()
     totals: dict[str, float] = {}
@@ -392,7 +392,7 @@ class Trainer:
 
     def _validate(self, val: Split) -> dict[str, float]:
         cfg = self.cfg
-        metrics = evaluate(self.model, self.task, val, self.device, cfg.precision, cfg.eval_batch_size)
+        metrics = score_split(self.model, self.task, val, self.device, cfg.precision, cfg.eval_batch_size)
         return {f"val_{k}": v for k, v in metrics.items()}
 
     def _record_epoch(self, row: dict, objective: float, loop: LoopState) -> bool:
