@@ -102,6 +102,8 @@ def reconstruction_reference(train_x, val_x, test_x, k: int) -> ReconReference:
 
     def score(x: np.ndarray) -> SplitReference:
         pca, mean = code.errors(x, min(k, d))
+        if k >= d:
+            pca = 0.0  # every direction kept: exact (what remains is rounding)
         return SplitReference(pca_recon=pca if can_fit else None, mean_recon=mean)
 
     return ReconReference(k=k, values_per_item=d, n_train=len(train), val=score(val), test=score(test), note=note)

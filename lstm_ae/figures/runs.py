@@ -85,7 +85,7 @@ def plot_reconstructions(
                 ax.plot(xs, yp, lw=0.9, color="0.45", label=reference[1])
             ax.set_xlabel(xlabel)
             ax.set_ylabel(data.value_label)
-            ax.set_title(data.item_name(split, idx[j]))
+            ax.set_title(data.item_name(split, idx[j]), loc="left")  # the legend sits at the right
             if j == 0:  # one legend above the panels, where it covers no data
                 ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.02), ncol=3, frameon=False)
     fig.suptitle(title)

@@ -44,6 +44,39 @@ def plot_objective_vs_params(df: pd.DataFrame, swept: list[str], path: Path) -> 
 
 
 @styled
+def plot_error_vs_context_size(df: pd.DataFrame, path: Path) -> bool:
+    """Test reconstruction MSE of the best trial per model.hidden, with PCA of as many components and
+    the mean item beside it; False (nothing drawn) unless model.hidden varies and the references exist."""
+    needed = {"model.hidden", "test_pca_recon"}
+    if not needed <= set(df.columns):
+        return False
+    ok = df[df["status"].isin(FINISHED)].copy()
+    ok["hidden"] = pd.to_numeric(ok["model.hidden"], errors="coerce")
+    ok["recon"] = ok["test_recon"] if "test_recon" in ok else ok.get("test_loss")
+    ok = ok.dropna(subset=["hidden", "recon"])
+    if ok["hidden"].nunique() < 2:
+        return False
+    best = ok.sort_values("recon").groupby("hidden").first().sort_index()
+    fig, ax = subplots(figsize=(8.5, 5.2))
+    ax.plot(best.index, best["recon"], "o-", lw=2, ms=7, label="LSTM autoencoder (best trial per size)")
+    ax.plot(best.index, best["test_pca_recon"], "s--", lw=1.6, color="0.35", label="PCA, k = hidden")
+    if "test_mean_recon" in best and best["test_mean_recon"].notna().any():
+        ax.axhline(best["test_mean_recon"].iloc[0], color="C3", lw=1, ls=":", label="mean training item")
+    ax.set_xlabel("context size (model.hidden)")
+    ax.set_ylabel("test reconstruction MSE")
+    ax.set_xticks(list(best.index))
+    ax.set_xticklabels([f"{int(h)}" for h in best.index])
+    positive = pd.concat([best["recon"], best["test_pca_recon"]]).dropna()
+    if len(positive) and (positive > 0).all() and positive.max() / positive.min() > 20:
+        ax.set_yscale("log")
+    ax.set_title("test reconstruction error vs context size")
+    ax.legend()
+    fig.tight_layout()
+    save_figure(fig, path)
+    return True
+
+
+@styled
 def plot_all_curves(
     df: pd.DataFrame,
     swept: list[str],

@@ -38,7 +38,7 @@ class LSTMAutoencoder(nn.Module):
         class_from: str = "z",
         predict: bool = False,
         chrono_init: int = 0,
-        hoist_decoder_input: bool = False,
+        hoist_decoder_input: bool = True,  # as conf/model/lstm_ae.yaml; falls back to nn.LSTM off the CPU
         residual_predict: bool = False,
         linear_skip: bool = False,
     ) -> None:

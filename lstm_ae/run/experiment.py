@@ -135,13 +135,13 @@ def log_reference(tested: Tested) -> None:
     ref, recon = tested.reference, tested.test.get("recon")
     if ref.note:
         log.warning("reference: %s", ref.note)
-    if ref.test.pca_recon is not None and recon is not None:
+    if ref.test.pca_recon and recon is not None:
         log.info(
             "test reconstruction MSE %.5g; PCA-%d %.5g (ratio %.2f); mean item %.5g",
             recon,
             ref.k,
             ref.test.pca_recon,
-            recon / ref.test.pca_recon if ref.test.pca_recon else math.inf,
+            recon / ref.test.pca_recon,
             ref.test.mean_recon,
         )
 

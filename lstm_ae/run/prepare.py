@@ -67,6 +67,19 @@ def build_model(cfg_model, data: SequenceData, task: Task) -> LSTMAutoencoder:
     )
 
 
+def warn_if_it_can_copy(hidden: int, data: SequenceData) -> None:
+    values = data.seq_len * data.input_size
+    if hidden >= values:
+        log.warning(
+            "model.hidden=%d >= the %d values of an item (T=%d x %d feature(s)): the context can hold the whole "
+            "input, so the model can learn the identity (the study asks for hidden < T); training anyway",
+            hidden,
+            values,
+            data.seq_len,
+            data.input_size,
+        )
+
+
 def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -136,6 +149,7 @@ def prepare(cfg: DictConfig, data: SequenceData | None = None) -> Prepared:
         data = instantiate_node(cfg.dataset)
     task.check_data(data)
     model = build_model(model_cfg, data, task)
+    warn_if_it_can_copy(model_cfg.hidden, data)
     n_params = count_parameters(model)
     hoisted = model.hoists_decoder_input(device)  # builds the kernel now, not mid-run
     log.info(

@@ -18,7 +18,13 @@ import pandas as pd
 import yaml
 
 from lstm_ae.artifacts import write_csv, write_text
-from lstm_ae.figures.sweeps import optuna_views, plot_all_curves, plot_objective_vs_params, trial_label
+from lstm_ae.figures.sweeps import (
+    optuna_views,
+    plot_all_curves,
+    plot_error_vs_context_size,
+    plot_objective_vs_params,
+    trial_label,
+)
 from lstm_ae.files import FINISHED, METRICS, SUMMARY_CSV, SUMMARY_MD, RunStatus, read_result
 
 HIDDEN_OVERRIDE_PREFIXES = ("trial_ctx", "+trial_ctx", "hydra.")
@@ -202,65 +208,16 @@ def write_summary(sweep_dir: Path, directions: list[str] | str | None = None, st
     else:
         df = _sort_best_first(df, directions[0])
     write_csv(sweep_dir / SUMMARY_CSV, df.to_dict("records"))
-    figures = []
-    if swept:
-        plot_objective_vs_params(df, swept, sweep_dir / "objective_vs_params.png")
-        figures.append(("Objective vs each swept parameter", "objective_vs_params.png"))
-    if plot_all_curves(df, swept, curves, "val_loss", "validation loss", sweep_dir / "val_curves.png", logy=True):
-        figures.append(("Validation loss of every trial", "val_curves.png"))
-    if plot_all_curves(df, swept, curves, "val_acc", "validation accuracy", sweep_dir / "val_accuracy.png", logy=False):
-        figures.append(("Validation accuracy of every trial", "val_accuracy.png"))
-    if plot_all_curves(df, swept, curves, "train_loss", "training loss", sweep_dir / "train_curves.png", logy=True):
-        figures.append(("Training loss of every trial", "train_curves.png"))
-    try:
-        figures += optuna_views(sweep_dir, study)
-    except Exception as exc:  # the summary must not fail because of the study file
-        figures.append((f"Optuna views unavailable ({type(exc).__name__})", ""))
-    best = df.iloc[0]
-    counts = df["status"].value_counts().to_dict()
+    figures = sweep_figures(df, swept, curves, sweep_dir, study)
     lines = [f"# Sweep summary: `{sweep_dir}`", ""]
-    lines.append("Trials: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + f" (of {len(df)})")
-    lines.append("")
-    if pareto:
-        front = df[df["pareto"]]
-        objectives = _objective_columns(df)
-        lines.append(f"**Pareto front ({', '.join(directions)}): {len(front)} trial(s)**")
-        lines += ["", _md_table(front, ["trial", *swept, *objectives]), ""]
-    elif best["status"] in FINISHED:
-        best_png = Path(best["folder"]) / "reconstructions.png"
-        lines.append(
-            f"**Best trial: {best['trial']}** ({trial_label(best, swept)}): {best['objective_name'] or 'objective'} = {best['objective']:.5g}"
-        )
-        tests = [c for c in df.columns if c.startswith("test_")]
-        if tests:
-            same = "test_recon" in tests and "test_loss" in tests and best["test_recon"] == best["test_loss"]
-            shown = [c for c in tests if not pd.isna(best[c]) and not (same and c == "test_recon")]
-            lines[-1] += "; test: " + ", ".join(f"{c[5:]} = {best[c]:.5g}" for c in shown)
-        if best_png.exists():
-            shutil.copyfile(best_png, sweep_dir / "best_reconstructions.png")
-            figures.append(
-                (f"Reconstructions of the best trial ({trial_label(best, swept)})", "best_reconstructions.png")
-            )
-    else:
-        lines.append("**No trial completed yet.**")
+    lines.append(
+        "Trials: " + ", ".join(f"{v} {k}" for k, v in df["status"].value_counts().items()) + f" (of {len(df)})"
+    )
+    lines += ["", *headline(df, swept, directions, pareto, sweep_dir, figures)]
+    lines += reference_lines(df)
     for name in inert_parameters(df, swept):
         lines += ["", f"Note: `{name}` changed nothing: trials that differ only in it reached the same objective."]
-    lines += ["", "## Trials, best first", ""]
-    cols = [
-        "trial",
-        *swept,
-        "status",
-        *(_objective_columns(df) or ["objective"]),
-        *[c for c in df.columns if c.startswith("test_")],
-        "epochs",
-        "wall_time_s",
-    ]
-    if "test_recon" in df and "test_loss" in df and (df["test_recon"].fillna(-1) == df["test_loss"].fillna(-1)).all():
-        cols.remove("test_recon")  # reconstruction runs: the loss is the reconstruction error
-    names = df["objective_name"].dropna().unique() if "objective_name" in df else []
-    named = df.rename(columns={"objective": f"objective ({names[0]})"}) if len(names) == 1 and names[0] else df
-    cols = [f"objective ({names[0]})" if c == "objective" and named is not df else c for c in cols]
-    lines.append(_md_table(named, [c for c in cols if c in swept or c == "trial" or named[c].notna().any()]))
+    lines += ["", "## Trials, best first", "", trials_table(df, swept)]
     failed = df[~df["status"].isin(FINISHED)]
     if len(failed):
         lines += ["", "## Trials that did not complete", ""]
@@ -272,6 +229,88 @@ def write_summary(sweep_dir: Path, directions: list[str] | str | None = None, st
     lines += [f"### {title}\n\n![{title}]({name})\n" if name else f"### {title}\n" for title, name in figures]
     write_text(sweep_dir / SUMMARY_MD, "\n".join(lines) + "\n")
     return df
+
+
+def sweep_figures(df: pd.DataFrame, swept: list[str], curves: dict, sweep_dir: Path, study) -> list[tuple[str, str]]:
+    """Draw the sweep's figures; (title, file) of each drawn."""
+    figures = []
+    if swept:
+        plot_objective_vs_params(df, swept, sweep_dir / "objective_vs_params.png")
+        figures.append(("Objective vs each swept parameter", "objective_vs_params.png"))
+    if plot_error_vs_context_size(df, sweep_dir / "test_vs_hidden.png"):
+        figures.append(("Test reconstruction error vs context size, beside PCA of the same size", "test_vs_hidden.png"))
+    for column, label, logy, name in (
+        ("val_loss", "validation loss", True, "val_curves.png"),
+        ("val_acc", "validation accuracy", False, "val_accuracy.png"),
+        ("train_loss", "training loss", True, "train_curves.png"),
+    ):
+        if plot_all_curves(df, swept, curves, column, label, sweep_dir / name, logy=logy):
+            figures.append((f"{label[0].upper()}{label[1:]} of every trial", name))
+    try:
+        figures += optuna_views(sweep_dir, study)
+    except Exception as exc:  # the summary must not fail because of the study file
+        figures.append((f"Optuna views unavailable ({type(exc).__name__})", ""))
+    return figures
+
+
+def headline(df: pd.DataFrame, swept: list[str], directions: list[str], pareto: list, sweep_dir: Path, figures) -> list:
+    """The Pareto front, or the best trial with its test metrics (and its reconstructions copied)."""
+    best = df.iloc[0]
+    if pareto:
+        front = df[df["pareto"]]
+        objectives = _objective_columns(df)
+        return [f"**Pareto front ({', '.join(directions)}): {len(front)} trial(s)**", "",
+                _md_table(front, ["trial", *swept, *objectives]), ""]  # fmt: skip
+    if best["status"] not in FINISHED:
+        return ["**No trial completed yet.**"]
+    line = (
+        f"**Best trial: {best['trial']}** ({trial_label(best, swept)}): "
+        f"{best['objective_name'] or 'objective'} = {best['objective']:.5g}"
+    )
+    tests = [c for c in df.columns if c.startswith("test_") and c != "test_mean_recon"]
+    if tests:
+        same = "test_recon" in tests and "test_loss" in tests and best["test_recon"] == best["test_loss"]
+        shown = [c for c in tests if not pd.isna(best[c]) and not (same and c == "test_recon")]
+        line += "; test: " + ", ".join(f"{c[5:]} = {best[c]:.5g}" for c in shown)
+    best_png = Path(best["folder"]) / "reconstructions.png"
+    if best_png.exists():
+        shutil.copyfile(best_png, sweep_dir / "best_reconstructions.png")
+        figures.append((f"Reconstructions of the best trial ({trial_label(best, swept)})", "best_reconstructions.png"))
+    return [line]
+
+
+def reference_lines(df: pd.DataFrame) -> list[str]:
+    """What the reconstruction numbers mean: PCA of each trial's context size, and the mean item."""
+    if "test_recon_vs_pca" not in df or not df["test_recon_vs_pca"].notna().any():
+        return []
+    mean = df["test_mean_recon"].dropna()
+    lines = [
+        "",
+        "Reference: `recon_vs_pca` is each trial's test reconstruction MSE over that of PCA with as many "
+        "components as its context (`model.hidden`), fit on the training split: below 1, the autoencoder "
+        "beats the best linear code of its size.",
+    ]
+    if len(mean):
+        lines[-1] += f" The mean training item alone scores {mean.iloc[0]:.5g}."
+    return lines
+
+
+def trials_table(df: pd.DataFrame, swept: list[str]) -> str:
+    cols = [
+        "trial",
+        *swept,
+        "status",
+        *(_objective_columns(df) or ["objective"]),
+        *[c for c in df.columns if c.startswith("test_") and c != "test_mean_recon"],
+        "epochs",
+        "wall_time_s",
+    ]
+    if "test_recon" in df and "test_loss" in df and (df["test_recon"].fillna(-1) == df["test_loss"].fillna(-1)).all():
+        cols.remove("test_recon")  # reconstruction runs: the loss is the reconstruction error
+    names = df["objective_name"].dropna().unique() if "objective_name" in df else []
+    named = df.rename(columns={"objective": f"objective ({names[0]})"}) if len(names) == 1 and names[0] else df
+    cols = [f"objective ({names[0]})" if c == "objective" and named is not df else c for c in cols]
+    return _md_table(named, [c for c in cols if c in swept or c == "trial" or named[c].notna().any()])
 
 
 def main(argv: list[str] | None = None) -> int:
