@@ -197,8 +197,8 @@ def test_no_look_ahead_in_scored_forecasts(pred, tiny_model):
     changed[:, t + 1 :] = changed[:, t + 1 :] * 3.0 + 50.0
     moved = forecast.one_step(tiny_model, changed, window, scaler)
     j = t + 1 - window  # column of the forecast of day t+1
-    np.testing.assert_array_equal(moved["forecast"][:, : j + 1], base["forecast"][:, : j + 1])
-    assert not np.allclose(moved["forecast"][:, j + 1], base["forecast"][:, j + 1])  # later days do see it
+    np.testing.assert_array_equal(moved.forecast[:, : j + 1], base.forecast[:, : j + 1])
+    assert not np.allclose(moved.forecast[:, j + 1], base.forecast[:, j + 1])  # later days do see it
     # why the scored forecast must be the LAST output: an earlier in-window output moves with the future
     win = pred.test.x[:8, :-1].clone()
     later = win.clone()
@@ -223,34 +223,34 @@ def test_multi_step_feeds_its_own_predictions(pred, tiny_model):
     changed = seqs.copy()
     changed[:, ctx:] *= 2.0
     ms2 = forecast.multi_step(tiny_model, changed, ctx, scaler)
-    np.testing.assert_array_equal(ms2["multi"], ms["multi"])
-    assert not np.allclose(ms2["one"][:, 1:], ms["one"][:, 1:])  # ... while one-step forecasts (true history) move
+    np.testing.assert_array_equal(ms2.multi, ms.multi)
+    assert not np.allclose(ms2.one[:, 1:], ms.one[:, 1:])  # ... while one-step forecasts (true history) move
     # 2) step h's window is the known values followed by the model's own forecasts
     for h in (1, 2, 10):
-        window = np.concatenate([seqs[:, h:ctx], ms["multi"][:, :h]], axis=1)
+        window = np.concatenate([seqs[:, h:ctx], ms.multi[:, :h]], axis=1)
         expected, _, _ = forecast.predict_next(tiny_model, window, scaler)
-        np.testing.assert_allclose(ms["multi"][:, h], expected, rtol=1e-12)
+        np.testing.assert_allclose(ms.multi[:, h], expected, rtol=1e-12)
     # the first step has only true values, so it equals the one-step forecast
-    np.testing.assert_allclose(ms["multi"][:, 0], ms["one"][:, 0], rtol=1e-12)
+    np.testing.assert_allclose(ms.multi[:, 0], ms.one[:, 0], rtol=1e-12)
 
 
 def test_persistence_baseline_on_hand_made_series():
     series = np.array([[10.0, 12.0, 11.0, 15.0, 14.0, 20.0]])
     scaler = snp500.WindowScaler(0.1)
     os_ = forecast.one_step(LastValue(), series, 3, scaler)
-    np.testing.assert_array_equal(os_["target"], [[15.0, 14.0, 20.0]])
-    np.testing.assert_array_equal(os_["persistence"], [[11.0, 15.0, 14.0]])
-    np.testing.assert_allclose(os_["forecast"], os_["persistence"], rtol=1e-6)  # the stub forecasts x_t
+    np.testing.assert_array_equal(os_.target, [[15.0, 14.0, 20.0]])
+    np.testing.assert_array_equal(os_.persistence, [[11.0, 15.0, 14.0]])
+    np.testing.assert_allclose(os_.forecast, os_.persistence, rtol=1e-6)  # the stub forecasts x_t
     spans = np.array([(12 - 10) * 1.2, (15 - 11) * 1.2, (15 - 11) * 1.2])  # window range x (1 + 2 margin)
-    np.testing.assert_allclose(os_["span"][0], spans)
-    score = forecast.compare(os_["persistence"], os_["persistence"] + 0.0, os_["target"], os_["span"], "dollars")
+    np.testing.assert_allclose(os_.span[0], spans)
+    score = forecast.compare(os_.persistence, os_.persistence + 0.0, os_.target, os_.span, "dollars")
     assert score["persistence_mse_dollars"] == pytest.approx((16 + 1 + 36) / 3)
     assert score["persistence_mse"] == pytest.approx(np.mean((np.array([4.0, -1.0, 6.0]) / spans) ** 2))
     assert score["ratio"] == pytest.approx(1.0) and not score["model_beats_persistence"]
     ms = forecast.multi_step(LastValue(), series, 3, scaler)
-    np.testing.assert_array_equal(ms["flat"], [[11.0, 11.0, 11.0]])  # last known value held
-    np.testing.assert_array_equal(ms["naive"], [[11.0, 15.0, 14.0]])  # previous true value
-    np.testing.assert_allclose(ms["multi"], ms["flat"], rtol=1e-6)  # fed its own forecasts: stays flat
+    np.testing.assert_array_equal(ms.flat, [[11.0, 11.0, 11.0]])  # last known value held
+    np.testing.assert_array_equal(ms.naive, [[11.0, 15.0, 14.0]])  # previous true value
+    np.testing.assert_allclose(ms.multi, ms.flat, rtol=1e-6)  # fed its own forecasts: stays flat
     rows = forecast.per_horizon(ms, "dollars")
     assert [r["multi_persistence_mse_dollars"] for r in rows] == pytest.approx([16.0, 9.0, 81.0])
     assert [r["one_step_persistence_mse_dollars"] for r in rows] == pytest.approx([16.0, 1.0, 36.0])

@@ -37,6 +37,7 @@ a note and the rest is still scored.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,74 @@ AR_KEY = "ar1_diff"  # the linear reference the model is held to (model_beats_ar
 
 
 # -- forecasts ----------------------------------------------------------------------------------
+@torch.inference_mode()
+@dataclass(frozen=True)
+class OneStepForecast:
+    """One-step forecasts of S series on n days (arrays (S, n), in real units)."""
+
+    forecast: np.ndarray  # the model's, from the window of true values before each day
+    target: np.ndarray  # the true value of each day
+    persistence: np.ndarray  # the day before's value
+    span: np.ndarray  # the scale of each window (normalized errors divide by it)
+    windows: np.ndarray  # (S, n, window) the known values
+    day: np.ndarray  # (n,) the forecast days' steps
+
+    def first(self, k: int) -> OneStepForecast:
+        """The first k series."""
+        return OneStepForecast(self.forecast[:k], self.target[:k], self.persistence[:k], self.span[:k],
+                               self.windows[:k], self.day)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MultiStepForecast:
+    """Forecasts of the H days after `context` known values of N sequences (arrays (N, H))."""
+
+    multi: np.ndarray  # each step's window holds the model's own earlier forecasts for unknown days
+    one: np.ndarray  # each step's window holds the true values (one-step on the same days)
+    target: np.ndarray
+    flat: np.ndarray  # the last known value held flat (multi-step persistence)
+    naive: np.ndarray  # the previous true value (one-step persistence)
+    span0: np.ndarray  # (N,) the scale of the known window
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The forecasts by name, as per_horizon and the figures take them."""
+        return {"multi": self.multi, "one": self.one, "flat": self.flat, "naive": self.naive}
+
+
+@dataclass(frozen=True)
+class ShownSeries:
+    """The first test series' one-step forecasts on every day, for forecast_one_step.png."""
+
+    forecasts: OneStepForecast
+    ar: np.ndarray  # the AR reference's forecasts of the same days
+    names: list[str]
+    dates: np.ndarray | None  # the forecast days' dates (None: steps)
+
+
+@dataclass(frozen=True)
+class PlottedMultiStep:
+    """What forecast_multi_step.png and error_vs_horizon.png draw."""
+
+    seqs: np.ndarray
+    titles: list[str]
+    dates: list | None
+    forecasts: MultiStepForecast
+    ar: np.ndarray | None
+    rows: list[dict]
+
+
+@dataclass(frozen=True)
+class Forecaster:
+    """A trained model with what scoring it needs: its data, device, scaler and the fitted references."""
+
+    model: object
+    data: SequenceData
+    device: object
+    scaler: object
+    refs: list
+    suffix: str | None
+
+
 @torch.inference_mode()
 def predict_next(model, windows: np.ndarray, scaler, device="cpu", batch_size: int = 8192):
     """Forecast of the value after each window (N, L) in real units: the last prediction
@@ -78,12 +147,9 @@ def forecast_days(n_days: int, window: int, every: int = 1, breaks=()) -> np.nda
 
 def one_step(
     model, series: np.ndarray, window: int, scaler, device="cpu", every: int = 1, breaks=()
-) -> dict[str, np.ndarray]:
+) -> OneStepForecast:
     """One-step forecasts of series[:, j] for j = window, window+every, ... < D from series[:, j-window:j]
-    (windows that span a break skipped).
-
-    Returns arrays (S, n): forecast, target, persistence (= series[:, j-1]), span, the windows
-    (S, n, window), and day (n,) = j."""
+    (windows that span a break skipped)."""
     series = np.asarray(series, dtype=np.float64)
     n_series, n_days = series.shape
     days = forecast_days(n_days, window, every, breaks)
@@ -92,22 +158,18 @@ def one_step(
     wins = np.lib.stride_tricks.sliding_window_view(series, window, axis=1)[:, days - window]  # (S, n, window)
     forecast, _, span = predict_next(model, wins.reshape(-1, window), scaler, device)
     shape = (n_series, len(days))
-    return {
-        "forecast": forecast.reshape(shape),
-        "target": series[:, days],
-        "persistence": series[:, days - 1],
-        "span": span.reshape(shape),
-        "windows": wins,
-        "day": days,
-    }
+    return OneStepForecast(
+        forecast=forecast.reshape(shape),
+        target=series[:, days],
+        persistence=series[:, days - 1],
+        span=span.reshape(shape),
+        windows=wins,
+        day=days,
+    )
 
 
-def multi_step(model, seqs: np.ndarray, context: int, scaler, device="cpu") -> dict[str, np.ndarray]:
-    """Multi-step and one-step forecasts of seqs[:, context:] (N, H) from `context` values.
-
-    multi: each step's window holds the model's own earlier forecasts for the unknown days;
-    one: each step's window holds the true values; flat: the last known value held flat;
-    naive: the previous true value (one-step persistence); span0: scale of the known window."""
+def multi_step(model, seqs: np.ndarray, context: int, scaler, device="cpu") -> MultiStepForecast:
+    """Multi-step and one-step forecasts of seqs[:, context:] (N, H) from `context` values."""
     seqs = np.asarray(seqs, dtype=np.float64)
     n, length = seqs.shape
     horizon = length - context
@@ -120,14 +182,14 @@ def multi_step(model, seqs: np.ndarray, context: int, scaler, device="cpu") -> d
     wins = np.lib.stride_tricks.sliding_window_view(seqs, context, axis=1)[:, :horizon]  # (N, H, context)
     one, _, _ = predict_next(model, wins.reshape(-1, context), scaler, device)
     _, span0 = scaler.fit(seqs[:, :context])
-    return {
-        "multi": buf[:, context:],
-        "one": one.reshape(n, horizon),
-        "target": seqs[:, context:],
-        "flat": np.repeat(seqs[:, context - 1 : context], horizon, axis=1),
-        "naive": seqs[:, context - 1 : -1],
-        "span0": span0,
-    }
+    return MultiStepForecast(
+        multi=buf[:, context:],
+        one=one.reshape(n, horizon),
+        target=seqs[:, context:],
+        flat=np.repeat(seqs[:, context - 1 : context], horizon, axis=1),
+        naive=seqs[:, context - 1 : -1],
+        span0=span0,
+    )
 
 
 # -- references ---------------------------------------------------------------------------------
@@ -272,20 +334,24 @@ def compare(forecast, baseline, target, span, suffix: str | None) -> dict:
     return out
 
 
-def per_horizon(ms: dict[str, np.ndarray], suffix: str | None, ref_keys=()) -> list[dict]:
+def per_horizon(
+    ms: MultiStepForecast, suffix: str | None, references: dict[str, np.ndarray] | None = None
+) -> list[dict]:
+    """Errors per horizon of the multi-step forecasts, the references' and the one-step ones."""
+    forecasts = {**ms.arrays(), **(references or {})}
     rows = []
-    span = ms["span0"][:, None]
-    for h in range(ms["target"].shape[1]):
-        y = ms["target"][:, h]
+    span = ms.span0[:, None]
+    for h in range(ms.target.shape[1]):
+        y = ms.target[:, h]
         row = {"horizon": h + 1}
         for key, name in (
             ("multi", "multi_model"),
             ("flat", "multi_persistence"),
-            *((key, f"multi_{key}") for key in ref_keys),
+            *((key, f"multi_{key}") for key in (references or {})),
             ("one", "one_step_model"),
             ("naive", "one_step_persistence"),
         ):
-            err = ms[key][:, h] - y
+            err = forecasts[key][:, h] - y
             row[f"{name}_mse"] = float(np.mean((err / span[:, 0]) ** 2))
             if suffix:
                 row[f"{name}_mse_{suffix}"] = float(np.mean(err**2))
@@ -405,11 +471,12 @@ def forecast_metrics(task, model, data, device, out_dir) -> dict:
         fit_info["fit_on"],
         ", ".join(f"{k} {np.round(v, 4).tolist()}" for k, v in fit_info.items() if k.endswith("_coef")),
     )
-    one, shown = _one_step_scores(task, model, data, device, window, scaler, refs, suffix)
+    forecaster = Forecaster(model, data, device, scaler, refs, suffix)
+    one, shown = _one_step_scores(forecaster, window, int(getattr(task, "forecast_every", 1)))
     one["references_fit"] = fit_info
     metrics["one_step"] = one
     context = multi_step_context(task, data)
-    multi, plotted = _multi_step_scores(model, data, device, context, scaler, refs, suffix, out_dir)
+    multi, plotted = _multi_step_scores(forecaster, context, out_dir)
     metrics["multi_step"] = multi
     # flat copies of the headline ratios, for sweep tables (lstm_ae.sweep.summary reads numbers only)
     for name, score in (("one_step", one), ("multi_step", multi)):
@@ -421,79 +488,75 @@ def forecast_metrics(task, model, data, device, out_dir) -> dict:
         if suffix:
             metrics[f"{name}_ratio_{suffix}"] = score[f"ratio_{suffix}"]
     metrics["figures"] = metrics["figures"] + _forecast_figures(
-        data, window, context, one, shown, multi, plotted, out_dir
+        data, (window, one, shown), (context, multi, plotted), out_dir
     )
     _log_scores(one, multi, window, data.units)
     return metrics
 
 
-def _one_step_scores(task, model, data, device, window, scaler, refs, suffix) -> tuple[dict, dict]:
+def _one_step_scores(f: Forecaster, window: int, every: int) -> tuple[dict, ShownSeries]:
     """One-step forecasts of every test series (model, persistence, references) and their scores;
-    also the arrays of the first series for the figure."""
-    series, names, dates = _test_series(data)
-    breaks = data.series.breaks if data.series is not None else ()
-    every = int(getattr(task, "forecast_every", 1))
-    os_ = one_step(model, series, window, scaler, device, every, breaks)
-    ref_f = reference_forecasts(refs, os_["windows"], scaler)
-    one = compare(os_["forecast"], os_["persistence"], os_["target"], os_["span"], suffix)
+    also the forecasts of the first series on every day, for the figure."""
+    series, names, dates = _test_series(f.data)
+    breaks = f.data.series.breaks if f.data.series is not None else ()
+    os_ = one_step(f.model, series, window, f.scaler, f.device, every, breaks)
+    ref_f = reference_forecasts(f.refs, os_.windows, f.scaler)
+    one = compare(os_.forecast, os_.persistence, os_.target, os_.span, f.suffix)
     one.update(window=window, every=every, n_series=len(names))
-    one.update(
-        score_references(os_["forecast"], ref_f, refs, os_["persistence"], os_["target"], os_["span"], names, suffix)
-    )
+    one.update(score_references(os_.forecast, ref_f, f.refs, os_.persistence, os_.target, os_.span, names, f.suffix))
     k = min(3, len(names))
     if every != 1:  # the figure shows every day of the first series
-        os_ = one_step(model, series[:k], window, scaler, device, 1, breaks)
-        ref_f = reference_forecasts(refs, os_["windows"], scaler)
-    shown = {key: os_[key][:k] for key in ("forecast", "target", "persistence")}
-    shown.update(ar=ref_f[AR_KEY][:k], names=names[:k], x=None if dates is None else np.asarray(dates)[os_["day"]])
-    shown["day"] = os_["day"]
-    return one, shown
+        os_ = one_step(f.model, series[:k], window, f.scaler, f.device, 1, breaks)
+        ref_f = reference_forecasts(f.refs, os_.windows, f.scaler)
+    shown_dates = None if dates is None else np.asarray(dates)[os_.day]
+    return one, ShownSeries(os_.first(k), ref_f[AR_KEY][:k], names[:k], shown_dates)
 
 
-def _multi_step_scores(model, data, device, context, scaler, refs, suffix, out_dir) -> tuple[dict, dict | None]:
+def _multi_step_scores(f: Forecaster, context: int, out_dir: Path) -> tuple[dict, PlottedMultiStep | None]:
     """Multi-step forecasts (model fed back, references iterated, flat persistence) and one-step
     forecasts of the same days; or a note when no test sequence of 2 x context gap-free steps exists."""
-    seqs, titles, seq_dates = multi_step_sequences(data, context)
+    seqs, titles, seq_dates = multi_step_sequences(f.data, context)
     if len(seqs) == 0:
-        longest = max(b - a for a, b in data.series.segments())
+        longest = max(b - a for a, b in f.data.series.segments())
         note = (
             f"multi-step skipped: no test series has {2 * context} gap-free steps ({context} known + {context} "
             f"forecast; task.multistep_context); the longest stretch has {longest}"
         )
         log.warning(note)
         return {"skipped": note, "context": context}, None
-    ms = multi_step(model, seqs, context, scaler, device)
-    refs = multi_step_references(refs, context)
-    ref_f = reference_multi_step(refs, seqs, context, scaler)
-    span0 = ms["span0"][:, None]
+    ms = multi_step(f.model, seqs, context, f.scaler, f.device)
+    refs = multi_step_references(f.refs, context)
+    ref_f = reference_multi_step(refs, seqs, context, f.scaler)
+    span0 = ms.span0[:, None]
     groups = [t.removeprefix("test ") for t in titles]
-    multi = compare(ms["multi"], ms["flat"], ms["target"], span0, suffix)
+    multi = compare(ms.multi, ms.flat, ms.target, span0, f.suffix)
     multi.update(context=context, horizon=seqs.shape[1] - context, n_sequences=len(seqs))
-    multi.update(score_references(ms["multi"], ref_f, refs, ms["flat"], ms["target"], span0, groups, suffix))
-    multi["one_step_same_days"] = compare(ms["one"], ms["naive"], ms["target"], span0, suffix)
-    rows = per_horizon({**ms, **ref_f}, suffix, [ref.key for ref in refs])
+    multi.update(score_references(ms.multi, ref_f, refs, ms.flat, ms.target, span0, groups, f.suffix))
+    multi["one_step_same_days"] = compare(ms.one, ms.naive, ms.target, span0, f.suffix)
+    rows = per_horizon(ms, f.suffix, {ref.key: ref_f[ref.key] for ref in refs})
     write_csv(out_dir / "error_vs_horizon.csv", rows)
-    plotted = {"seqs": seqs, "titles": titles, "dates": seq_dates, "ms": ms, "ar": ref_f.get(AR_KEY), "rows": rows}
-    return multi, plotted
+    return multi, PlottedMultiStep(seqs, titles, seq_dates, ms, ref_f.get(AR_KEY), rows)
 
 
-def _forecast_figures(data, window, context, one, shown, multi, plotted, out_dir) -> list[str]:
+def _forecast_figures(data: SequenceData, one_step_part: tuple, multi_part: tuple, out_dir: Path) -> list[str]:
+    """The forecast figures: one_step_part = (window, score, ShownSeries), multi_part = (context, score,
+    PlottedMultiStep or None)."""
     from lstm_ae.figures import runs as plots
 
+    (window, one, shown), (context, multi, plotted) = one_step_part, multi_part
     units = data.units
     ylabel = data.value_label if units else "value"
     plots.plot_one_step(shown, window, one, out_dir / "forecast_one_step.png", ylabel, units)
     if plotted is None:
         return ["forecast_one_step.png"]
-    idx = list(range(min(3, len(plotted["seqs"]))))
-    ms = plotted["ms"]
-    arrays = {key: ms[key][idx] for key in ("multi", "one", "flat")}
-    if plotted["ar"] is not None:
-        arrays["ar"] = plotted["ar"][idx]
+    idx = list(range(min(3, len(plotted.seqs))))
+    arrays = {key: value[idx] for key, value in plotted.forecasts.arrays().items() if key != "naive"}
+    if plotted.ar is not None:
+        arrays["ar"] = plotted.ar[idx]
     plots.plot_multi_step(
-        None if plotted["dates"] is None else [plotted["dates"][i] for i in idx],
-        [plotted["titles"][i] for i in idx],
-        plotted["seqs"][idx],
+        None if plotted.dates is None else [plotted.dates[i] for i in idx],
+        [plotted.titles[i] for i in idx],
+        plotted.seqs[idx],
         arrays,
         context,
         multi,
@@ -501,7 +564,7 @@ def _forecast_figures(data, window, context, one, shown, multi, plotted, out_dir
         ylabel,
         units,
     )
-    plots.plot_error_vs_horizon(plotted["rows"], multi, out_dir / "error_vs_horizon.png", units)
+    plots.plot_error_vs_horizon(plotted.rows, multi, out_dir / "error_vs_horizon.png", units)
     return ["forecast_one_step.png", "forecast_multi_step.png", "error_vs_horizon.png"]
 
 

@@ -170,7 +170,7 @@ def _fmt_references(score: dict, width: int = 150) -> str:
 
 @styled
 def plot_one_step(
-    shown: dict,
+    shown,
     window: int,
     score: dict,
     path: Path,
@@ -180,24 +180,23 @@ def plot_one_step(
 ) -> None:
     """Honest one-step forecasts of whole test series: full period (left) and the last `zoom`
     days (right) with persistence and the AR reference; errors in the titles, every reference's
-    ratio with its interval in the heading. shown: forecast, target, persistence, ar (n, D'),
-    names, x (dates of the forecast days, or None) and day (their steps)."""
-    names, dates = shown["names"], shown["x"]
+    ratio with its interval in the heading. shown: lstm_ae.evaluation.forecast.ShownSeries."""
+    names, dates, f = shown.names, shown.dates, shown.forecasts
     n = len(names)
     ar_name = score.get("references", {}).get("ar1_diff", {}).get("name", "AR")
     fig, axes = subplots(n, 2, figsize=(15, 3.3 * n + 0.6), squeeze=False, gridspec_kw={"width_ratios": [2, 1]})
     for i, name in enumerate(names):
-        target, forecast, pers = shown["target"][i], shown["forecast"][i], shown["persistence"][i]
-        xs = dates if dates is not None else shown["day"] + 1
+        target, forecast, pers = f.target[i], f.forecast[i], f.persistence[i]
+        xs = dates if dates is not None else f.day + 1
         mse_m = float(np.mean((forecast - target) ** 2))
         mse_p = float(np.mean((pers - target) ** 2))
-        mse_a = float(np.mean((shown["ar"][i] - target) ** 2))
+        mse_a = float(np.mean((shown.ar[i] - target) ** 2))
         for ax, sl in ((axes[i, 0], slice(None)), (axes[i, 1], slice(-zoom, None))):
             ax.plot(xs[sl], target[sl], lw=1.4, color="k", label="actual")
             ax.plot(xs[sl], forecast[sl], lw=1.2, color="C1", label="model one-step forecast")
             if sl.start is not None:
                 ax.plot(xs[sl], pers[sl], lw=1.0, ls=":", color="C2", label="persistence (x̂ₜ₊₁ = xₜ)")
-                ax.plot(xs[sl], shown["ar"][i][sl], lw=1.0, ls="--", color="C4", label=ar_name)
+                ax.plot(xs[sl], shown.ar[i][sl], lw=1.0, ls="--", color="C4", label=ar_name)
             ax.set_ylabel(ylabel)
             ax.set_xlabel("date" if dates is not None else "time step")
             date_axis(ax, dates)
