@@ -187,10 +187,11 @@ STEPS: tuple[StudyStep, ...] = (
     StudyStep(
         "toy_capacity",
         "Toy signals: reconstruction vs capacity",
-        "One trial per hidden size: how the context size limits the reconstruction.",
+        "One trial per hidden size: how the context size limits the reconstruction, beside PCA with as many "
+        "components (the best linear code of that size, fit on the training split) and the mean training item.",
         ("-m", "experiment=toy_capacity"),
         quick=("dataset.size=2000", "trainer.epochs=3", "model.hidden=4,16,48"),
-        figures=("objective_vs_params.png", "val_curves.png", "best_reconstructions.png"),
+        figures=("test_vs_hidden.png", "val_curves.png", "best_reconstructions.png"),
     ),
     StudyStep(
         "mnist_reconstruct",

@@ -7,9 +7,7 @@ empty cell is a missing value, any other unparsable cell is an error naming it.
 Cleaning rule: the series is the daily ``high``. The trading calendar is every date on which
 more than half of the symbols have a row. A stock is kept only when it has a finite high on
 every calendar date and no duplicated date; stocks with fewer trading days (listed late,
-delisted) or a missing high are dropped. On the Kaggle file (505 symbols, 1007 days from
-2014-01-02 to 2017-12-29) this keeps 477: 26 symbols have fewer days, REGN and VRTX have a
-missing high.
+delisted) or a missing high are dropped (what this keeps of the Kaggle file: docs/snp500.md).
 
 Sequences: each kept stock's series is cut into windows of ``seq_len`` days, one every
 ``stride`` days (non-overlapping by default); the model's T is ``seq_len``. More than

@@ -15,8 +15,8 @@ comes from the window x_{t-L+1..t} alone, scaled with the min/max of that window
   with one-step forecasts of the same days (true history of the same length each step) and
   with persistence (the last known value held flat; one-step persistence = previous true value).
   The decoder emits position t of a window of the length it was trained on, so a shorter window
-  asks it a different question (measured: a model trained on 49-day windows forecasts 25-day
-  windows ~25x worse than persistence). When the data declare whole series (SequenceData.series)
+  asks it a different question (docs/snp500.md: far worse than persistence). When the data declare
+  whole series (SequenceData.series)
   the test sequences are therefore T' = 2(T-1) steps: every window the model reads has its
   training length T-1.
 
