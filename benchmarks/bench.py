@@ -310,7 +310,7 @@ class Ours:
         self.trainer.train_epoch(Split(x, y), epoch=1)
         _sync(self.device)
 
-    def score_split(self, x: torch.Tensor, y: torch.Tensor | None) -> dict:
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor | None) -> dict:
         from lstm_ae.data.base import Split
         from lstm_ae.train.trainer import score_split
 
@@ -342,7 +342,7 @@ class Reference:
         ref.train_epoch(self.model, self._loader(x, y, True), self.optimizer, self.device, max_steps)
         _sync(self.device)
 
-    def score_split(self, x, y) -> dict:
+    def evaluate(self, x, y) -> dict:
         out = ref.evaluate(self.model, self._loader(x, y, False), self.device)
         _sync(self.device)
         return out

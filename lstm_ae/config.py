@@ -20,6 +20,7 @@ from lstm_ae.errors import ConfigError, first_line
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"  # the config groups (run.py's config_path)
 PRECISIONS = ("fp32", "bf16")
+DECODER_STARTS = ("zeros", "z")
 
 
 def _require(cond: bool, message: str) -> None:
@@ -37,11 +38,20 @@ class ModelConfig:
     input_size: int | None = MISSING
     chrono_init: bool = MISSING
     hoist_decoder_input: bool = MISSING
+    center_input: bool = MISSING
+    reverse_output: bool = MISSING
+    decoder_h0: str = MISSING
+    orthogonal_init: bool = MISSING
+    forget_bias: float | None = MISSING
 
     def __post_init__(self) -> None:
         _require(self.hidden > 0, f"model.hidden must be a positive integer, got {self.hidden}")
         _require(self.layers >= 1, f"model.layers must be >= 1, got {self.layers}")
         _require(0.0 <= self.dropout < 1.0, f"model.dropout must be in [0, 1), got {self.dropout}")
+        _require(
+            self.decoder_h0 in DECODER_STARTS,
+            f"model.decoder_h0 must be one of {', '.join(DECODER_STARTS)}; got {self.decoder_h0!r}",
+        )
         _require(
             self.input_size is None or self.input_size > 0,
             f"model.input_size must be positive or null (follow the dataset), got {self.input_size}",

@@ -1,5 +1,6 @@
 """The autoencoder's shapes and heads, independent of any dataset."""
 
+import pytest
 import torch
 
 from lstm_ae.model.autoencoder import LSTMAutoencoder
@@ -46,3 +47,56 @@ def test_chrono_init_sets_forget_bias_from_horizon():
     assert float(forget.min()) >= 0.0 and float(forget.max()) <= torch.log(torch.tensor(783.0))
     assert float(forget.mean()) > 3.0  # E[log U(1, 783)] ≈ 5.7
     assert torch.allclose(bias[:64], -forget)
+
+
+def _twin(**options) -> tuple[LSTMAutoencoder, LSTMAutoencoder]:
+    """The plain model and one with recipe options, sharing every weight."""
+    torch.manual_seed(0)
+    plain = LSTMAutoencoder(input_size=2, hidden=8, hoist_decoder_input=False)
+    other = LSTMAutoencoder(input_size=2, hidden=8, hoist_decoder_input=False, **options)
+    other.load_state_dict(plain.state_dict())
+    return plain.eval(), other.eval()
+
+
+def test_the_recipe_options_keep_the_architecture():
+    x = torch.rand(3, 9, 2)
+    with torch.inference_mode():
+        plain, reverse = _twin(reverse_output=True)
+        # the decoder emits the same sequence; reversed, its first output is x_T's reconstruction
+        torch.testing.assert_close(reverse(x).recon, plain(x).recon.flip(1))
+        plain, centred = _twin(center_input=True)
+        torch.testing.assert_close(centred(x).z, plain(x - 0.5).z)  # the encoder reads x - 0.5, z = h_T still
+        plain, from_z = _twin(decoder_h0="z")
+        z = plain.encode(x)
+        expected = plain.decoder(z.unsqueeze(1).expand(-1, 9, -1), (z.unsqueeze(0), torch.zeros_like(z).unsqueeze(0)))
+        torch.testing.assert_close(from_z(x).recon, torch.sigmoid(plain.output(expected[0])))
+
+
+def test_a_decoder_started_from_z_is_the_same_with_the_hoisted_kernel():
+    from lstm_ae.model import recurrence
+
+    if not recurrence.available(torch.device("cpu")):
+        pytest.skip("no C++ kernel on this machine")
+    torch.manual_seed(0)
+    plain = LSTMAutoencoder(input_size=2, hidden=8, layers=2, decoder_h0="z", hoist_decoder_input=False)
+    hoisted = LSTMAutoencoder(input_size=2, hidden=8, layers=2, decoder_h0="z", hoist_decoder_input=True)
+    hoisted.load_state_dict(plain.state_dict())
+    x = torch.rand(3, 9, 2)
+    torch.testing.assert_close(hoisted(x).recon, plain(x).recon, atol=1e-6, rtol=1e-5)
+    for model in (plain, hoisted):
+        model.zero_grad()
+        model(x).recon.square().mean().backward()
+    for (name, a), b in zip(plain.named_parameters(), hoisted.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_orthogonal_init_and_forget_bias():
+    model = LSTMAutoencoder(input_size=1, hidden=6, orthogonal_init=True, forget_bias=1.0)
+    for lstm in (model.encoder, model.decoder):
+        w = lstm.weight_hh_l0.detach()
+        for gate in range(4):
+            block = w[gate * 6 : (gate + 1) * 6]
+            torch.testing.assert_close(block @ block.T, torch.eye(6), atol=1e-5, rtol=0)
+        bias = lstm.bias_ih_l0.detach()
+        assert bias[6:12].eq(1.0).all() and bias[:6].eq(0).all() and bias[12:].eq(0).all()
+        assert lstm.bias_hh_l0.detach().eq(0).all()

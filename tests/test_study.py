@@ -77,7 +77,7 @@ def test_report_has_every_section_figures_and_the_runs_numbers(tiny_study):
     # figures: inline PNGs only (the report is self-contained), each decoding to a PNG
     images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)"', page)
     assert len(images) >= 5  # examples, reconstructions, loss + the sweep's figures
-    assert {"examples.png", "reconstructions.png", "loss.png", "objective_vs_params.png"} <= {n for n, _ in images}
+    assert {"examples.png", "reconstructions.png", "loss.png", "test_vs_hidden.png"} <= {n for n, _ in images}
     for _, data in images:
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
     assert not re.search(r'<img[^>]+src="(?!data:)', page)

@@ -73,7 +73,9 @@ def test_grid_runs_each_point_once_and_survives_a_diverging_trial(grid_sweep):
     md = (sweep_dir / "summary.md").read_text()
     assert "Best trial" in md and "diverged" in md
     header = next(line for line in md.splitlines() if line.startswith("| trial"))
-    assert "objective (val_loss)" in header and "test_recon" not in header  # the metric named; no duplicate
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    assert "objective (val_loss)" in columns and "test_recon" not in columns  # the metric named; no duplicate
+    assert "test_recon_vs_pca" in columns  # every reconstruction against PCA of its context size
     assert not (sweep_dir / "optuna_history.png").exists()  # it repeated objective_vs_params.png
 
 

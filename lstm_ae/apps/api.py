@@ -216,6 +216,9 @@ def _config_of(module: LSTMAutoencoder) -> dict:
         "linear_skip": module.skip is not None,
         "class_from": module.class_from,
         "hoist_decoder_input": module.hoist_decoder_input,
+        "center_input": module.center_input,
+        "reverse_output": module.reverse_output,
+        "decoder_h0": module.decoder_h0,
     }
 
 
@@ -239,7 +242,11 @@ def load(path) -> Autoencoder:
             if config["predict"]:  # the head's form is in the task, not in the weights
                 config["residual_predict"] = bool(task.get("residual", False))
                 config["linear_skip"] = bool(task.get("linear_skip", False))
-            config["hoist_decoder_input"] = bool((run_cfg.get("model") or {}).get("hoist_decoder_input", True))
+            model_cfg = run_cfg.get("model") or {}
+            config["hoist_decoder_input"] = bool(model_cfg.get("hoist_decoder_input", True))
+            for key in ("center_input", "reverse_output", "decoder_h0"):  # what the forward pass depends on
+                if key in model_cfg:
+                    config[key] = model_cfg[key]
         module = _module_from(config)
         module.load_state_dict(state)
         ones = np.ones(config["input_size"], dtype=np.float32)

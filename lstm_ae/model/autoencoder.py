@@ -41,8 +41,20 @@ class LSTMAutoencoder(nn.Module):
         hoist_decoder_input: bool = True,  # as conf/model/lstm_ae.yaml; falls back to nn.LSTM off the CPU
         residual_predict: bool = False,
         linear_skip: bool = False,
+        center_input: bool = False,
+        reverse_output: bool = False,
+        decoder_h0: str = "zeros",
+        orthogonal_init: bool = False,
+        forget_bias: float | None = None,
     ) -> None:
+        """The recipe options (conf/model/lstm_ae.yaml says what each does) keep the architecture: the
+        context is z = h_T and the decoder is fed z at every step; they change what the encoder reads
+        (center_input), the order the decoder emits (reverse_output, returned in x's order), where the
+        decoder starts (decoder_h0: zeros or z) and the initial weights."""
         super().__init__()
+        if decoder_h0 not in ("zeros", "z"):
+            raise ValueError(f"decoder_h0 must be 'zeros' or 'z', got {decoder_h0!r}")
+        self.center_input, self.reverse_output, self.decoder_h0 = center_input, reverse_output, decoder_h0
         if class_from not in ("z", "decoder"):
             raise ValueError(f"class_from must be 'z' or 'decoder', got {class_from!r}")
         self.hoist_decoder_input = hoist_decoder_input
@@ -62,8 +74,25 @@ class LSTMAutoencoder(nn.Module):
         # zero-initialised: the head then holds a linear AR(1) on differences plus what the LSTM adds
         self.skip = nn.Parameter(torch.zeros(input_size)) if self.residual_predict and linear_skip else None
         self.class_from = class_from
+        if orthogonal_init or forget_bias is not None:
+            self._init_recurrence(orthogonal_init, forget_bias)
         if chrono_init > 1:
             self._chrono_init(chrono_init)
+
+    def _init_recurrence(self, orthogonal: bool, forget_bias: float | None) -> None:
+        """Orthogonal recurrent weights (one orthogonal block per gate) and/or every bias zero but the
+        forget gate's, set to forget_bias, in both LSTMs."""
+        for lstm in (self.encoder, self.decoder):
+            for name, param in lstm.named_parameters():
+                h = param.shape[0] // 4
+                with torch.no_grad():
+                    if orthogonal and name.startswith("weight_hh"):
+                        for gate in range(4):
+                            nn.init.orthogonal_(param[gate * h : (gate + 1) * h])
+                    if forget_bias is not None and name.startswith("bias"):
+                        param.zero_()
+                        if name.startswith("bias_ih"):
+                            param[h : 2 * h] = forget_bias  # gate order: input, forget, cell, output
 
     def _chrono_init(self, t_max: int) -> None:
         """Chrono initialisation (Tallec & Ollivier 2018): forget-gate bias ~ log U(1, T-1),
@@ -91,19 +120,26 @@ class LSTMAutoencoder(nn.Module):
         """z: (B, H) fed at each of `steps` steps -> decoder outputs (B, T, H). Hoisted (hoists_decoder_input):
         W_ih z is computed once instead of at every step; same function, a third fewer FLOPs
         (lstm_ae.model.recurrence)."""
+        h0 = z.unsqueeze(0).expand(self.decoder.num_layers, -1, -1) if self.decoder_h0 == "z" else None
         if self.hoists_decoder_input(z.device):
-            return recurrence.lstm(self.decoder, z, steps=steps)[0]
-        return self.decoder(z.unsqueeze(1).expand(-1, steps, -1))[0]
+            return recurrence.lstm(self.decoder, z, steps=steps, h0=h0)[0]
+        inputs = z.unsqueeze(1).expand(-1, steps, -1)
+        if h0 is not None:
+            h0 = h0.contiguous()
+            return self.decoder(inputs, (h0, torch.zeros_like(h0)))[0]
+        return self.decoder(inputs)[0]
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, T, F) -> z: (B, H), the top layer's last hidden state."""
-        _, (h_n, _) = self.encoder(x)
+        _, (h_n, _) = self.encoder(x - 0.5 if self.center_input else x)
         return h_n[-1]
 
     def forward(self, x: torch.Tensor) -> AEOutput:
         z = self.encode(x)
         dec_h = self.decode(z, x.shape[1])
         recon = torch.sigmoid(self.output(dec_h))
+        if self.reverse_output:  # the decoder emitted x_T first: back in x's order
+            recon = recon.flip(1)
         logits = None
         if self.classifier is not None:
             source = z if self.class_from == "z" else dec_h[:, -1]
@@ -111,6 +147,8 @@ class LSTMAutoencoder(nn.Module):
         pred = None
         if self.predictor is not None:
             head = self.predictor(dec_h)
+            if self.reverse_output:
+                head = head.flip(1)
             pred = x + head if self.residual_predict else torch.sigmoid(head)
             if self.skip is not None:
                 diff = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)

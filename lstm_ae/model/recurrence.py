@@ -80,15 +80,21 @@ def lstm_layer(
     b_ih: torch.Tensor,
     b_hh: torch.Tensor,
     steps: int | None = None,
+    h0: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One LSTM layer, zero initial state. x: (B, T, F) a sequence, or (B, F) fed at each of `steps`
-    steps. Returns outputs (B, T, H) and the last (h, c), like nn.LSTM with batch_first=True; under
-    autocast the outputs are in its dtype, as nn.LSTM's are."""
+    """One LSTM layer, from h0 (B, H) or zeros, c0 = 0. x: (B, T, F) a sequence, or (B, F) fed at each of
+    `steps` steps. Returns outputs (B, T, H) and the last (h, c), like nn.LSTM with batch_first=True;
+    under autocast the outputs are in its dtype, as nn.LSTM's are."""
     if x.dim() == 3:
         steps = x.shape[1]
         gx = nn.functional.linear(x.transpose(0, 1), w_ih, b_ih + b_hh)  # (T, B, 4H): one large product
     else:
         gx = nn.functional.linear(x, w_ih, b_ih + b_hh)  # (B, 4H): once, not at every step
+    if h0 is not None:  # the kernel starts from h = 0: the first step's W_hh h0 joins its input gates instead
+        first = gx if gx.dim() == 2 else gx[0]
+        first = (first + nn.functional.linear(h0, w_hh)).unsqueeze(0)
+        rest = gx.unsqueeze(0).expand(steps - 1, -1, -1) if gx.dim() == 2 else gx[1:]
+        gx = torch.cat([first, rest])
     product_dtype = _product_dtype(x.device)
     save = torch.is_grad_enabled() and (gx.requires_grad or w_hh.requires_grad)  # not when evaluating
     with torch.autocast(x.device.type, enabled=False):
@@ -96,9 +102,10 @@ def lstm_layer(
     return hs[1:].transpose(0, 1), hs[-1], c_last
 
 
-def lstm(module: nn.LSTM, x: torch.Tensor, steps: int | None = None) -> tuple:
+def lstm(module: nn.LSTM, x: torch.Tensor, steps: int | None = None, h0: torch.Tensor | None = None) -> tuple:
     """Runs an nn.LSTM (batch_first, unidirectional, no projections) through lstm_layer, layer by layer,
-    with its own weights and its dropout between layers. Returns (out, (h_n, c_n)) like the module."""
+    with its own weights and its dropout between layers, from h0 (layers, B, H) or zeros and c0 = 0.
+    Returns (out, (h_n, c_n)) like the module."""
     if module.bidirectional or module.proj_size or not module.batch_first or not module.bias:
         raise ValueError("recurrence.lstm supports batch_first, unidirectional nn.LSTM with biases and no projection")
     h_n, c_n = [], []
@@ -107,7 +114,7 @@ def lstm(module: nn.LSTM, x: torch.Tensor, steps: int | None = None) -> tuple:
         if layer > 0 and module.dropout > 0 and module.training:
             out = nn.functional.dropout(out, module.dropout, training=True)
         weights = [getattr(module, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-        out, h, c = lstm_layer(out, *weights, steps=steps if layer == 0 else None)
+        out, h, c = lstm_layer(out, *weights, steps=steps if layer == 0 else None, h0=None if h0 is None else h0[layer])
         h_n.append(h)
         c_n.append(c)
     return out, (torch.stack(h_n), torch.stack(c_n))

@@ -63,6 +63,11 @@ def build_model(cfg_model, data: SequenceData, task: Task) -> LSTMAutoencoder:
         dropout=cfg_model.dropout,
         chrono_init=data.seq_len if cfg_model.chrono_init else 0,
         hoist_decoder_input=cfg_model.hoist_decoder_input,
+        center_input=cfg_model.center_input,
+        reverse_output=cfg_model.reverse_output,
+        decoder_h0=cfg_model.decoder_h0,
+        orthogonal_init=cfg_model.orthogonal_init,
+        forget_bias=cfg_model.forget_bias,
         **task.model_heads(data.n_classes),
     )
 
