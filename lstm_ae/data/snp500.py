@@ -232,121 +232,143 @@ def _make_split(cleaned: Cleaned, rows: np.ndarray, starts: np.ndarray, seq_len:
     return Split(x, names=names, start=np.repeat(starts, len(rows)), lo=lo, span=span)
 
 
-def load(
-    name: str = "snp500",
-    path: str = "data/sp500/all_stocks.csv",
-    column: str = "high",
-    seq_len: int = 50,
-    stride: int | None = None,
-    splits: tuple[float, float, float] = (0.6, 0.2, 0.2),
-    seed: int = 0,
-    margin: float = 0.1,
-    task: str = "reconstruct",
-    scale_on: str | None = None,
-    cv_folds: int = 1,
-    max_gap_days: int = 10,
-) -> SequenceData:
-    """Read, clean, window, split by stock and normalize the S&P 500 CSV."""
-    t0 = time.perf_counter()
-    check_fractions("dataset.splits", splits)
-    if not isinstance(seq_len, int) or seq_len < 2:
-        raise ConfigError(f"dataset.seq_len must be an integer >= 2, got {seq_len}")
-    stride = seq_len if stride is None else stride
-    if not isinstance(stride, int) or stride < 1:
-        raise ConfigError(f"dataset.stride must be a positive integer or null (= seq_len), got {stride}")
-    if not 0.0 <= margin <= 1.0:
-        raise ConfigError(f"dataset.margin must be in [0, 1], got {margin}")
-    if not isinstance(max_gap_days, int) or max_gap_days < 1:
-        raise ConfigError(f"dataset.max_gap_days must be an integer >= 1, got {max_gap_days}")
-    scope = scale_on or ("inputs" if task == "predict" else "all")
-    if scope not in SCALE_SCOPES:
-        raise ConfigError(f"dataset.scale_on must be one of {', '.join(SCALE_SCOPES)} or null; got {scale_on!r}")
+@dataclass(frozen=True)
+class Settings:
+    """The dataset=snp500 keys (conf/dataset/snp500.yaml), checked when built."""
 
-    df = read_csv(path)
+    name: str = "snp500"
+    path: str = "data/sp500/all_stocks.csv"
+    column: str = "high"
+    seq_len: int = 50
+    stride: int | None = None  # null: seq_len (non-overlapping windows)
+    splits: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    seed: int = 0
+    margin: float = 0.1
+    task: str = "reconstruct"
+    scale_on: str | None = None  # null: inputs for prediction, else all
+    cv_folds: int = 1  # read by the run (lstm_ae.run.crossval), checked in lstm_ae.config
+    max_gap_days: int = 10
+
+    def __post_init__(self) -> None:
+        check_fractions("dataset.splits", self.splits)
+        if not isinstance(self.seq_len, int) or self.seq_len < 2:
+            raise ConfigError(f"dataset.seq_len must be an integer >= 2, got {self.seq_len}")
+        if not isinstance(self.window_stride, int) or self.window_stride < 1:
+            raise ConfigError(f"dataset.stride must be a positive integer or null (= seq_len), got {self.stride}")
+        if not 0.0 <= self.margin <= 1.0:
+            raise ConfigError(f"dataset.margin must be in [0, 1], got {self.margin}")
+        if not isinstance(self.max_gap_days, int) or self.max_gap_days < 1:
+            raise ConfigError(f"dataset.max_gap_days must be an integer >= 1, got {self.max_gap_days}")
+        if self.scope not in SCALE_SCOPES:
+            raise ConfigError(
+                f"dataset.scale_on must be one of {', '.join(SCALE_SCOPES)} or null; got {self.scale_on!r}"
+            )
+
+    @property
+    def window_stride(self) -> int:
+        return self.seq_len if self.stride is None else self.stride
+
+    @property
+    def scope(self) -> str:
+        return self.scale_on or ("inputs" if self.task == "predict" else "all")
+
+    @property
+    def fit_len(self) -> int:
+        """How many values of a window its scaling is fitted on (no look-ahead for prediction)."""
+        return self.seq_len - 1 if self.scope == "inputs" else self.seq_len
+
+
+def load(**settings) -> SequenceData:
+    """Read, clean, window, split by stock and normalize the S&P 500 CSV (keys: Settings)."""
+    t0 = time.perf_counter()
+    cfg = Settings(**settings)
+    df = read_csv(cfg.path)
     t_read = time.perf_counter() - t0
-    cleaned = clean(df, column, source=str(path))
-    n_days = len(cleaned.dates)
-    if seq_len > n_days:
-        raise ConfigError(f"dataset.seq_len={seq_len} is longer than the {n_days} trading days in {path}")
-    n_stocks = len(cleaned.symbols)
-    n_train, n_val, n_test = split_counts(n_stocks, splits)
-    if min(n_train, n_val, n_test) < 1:
-        raise DataError(
-            f"{path}: only {n_stocks} usable stock(s); the split {list(splits)} by stock needs at least one per split"
+    cleaned = clean(df, cfg.column, source=str(cfg.path))
+    if cfg.seq_len > len(cleaned.dates):
+        raise ConfigError(
+            f"dataset.seq_len={cfg.seq_len} is longer than the {len(cleaned.dates)} trading days in {cfg.path}"
         )
-    perm = np.random.default_rng(seed).permutation(n_stocks)
-    parts = {"train": perm[:n_train], "val": perm[n_train : n_train + n_val], "test": perm[n_train + n_val :]}
-    breaks = gap_breaks(cleaned.dates, max_gap_days)
-    gaps = [f"{cleaned.dates[p - 1].date()} -> {cleaned.dates[p].date()}" for p in breaks]
-    if gaps:
-        log.warning("%s: split at %d calendar gap(s) > %d days: %s", path, len(gaps), max_gap_days, ", ".join(gaps))
-    starts = window_starts(n_days, seq_len, stride, breaks)
-    if len(starts) == 0:
-        longest = max(b - a for a, b in zip([0, *breaks], [*breaks, n_days]))
-        raise DataError(
-            f"{path}: no gap-free stretch of {seq_len} trading days (dataset.seq_len); the longest has {longest} "
-            f"(gaps: {', '.join(gaps)})"
-        )
-    scaler = WindowScaler(margin)
-    fit_len = seq_len - 1 if scope == "inputs" else seq_len
-    built = {k: _make_split(cleaned, np.sort(rows), starts, seq_len, fit_len, scaler) for k, rows in parts.items()}
-    stats = {
-        **cleaned.summary(),
-        "path": str(path),
-        "column": column,
-        "scale_on": scope,
-        "fit_len": fit_len,
-        "windows_per_stock": len(starts),
-        "gaps": "; ".join(gaps) or "none",
-        "read_time_s": t_read,
+    parts = split_stocks(len(cleaned.symbols), cfg)
+    breaks, gaps, starts = windows_of(cleaned, cfg)
+    scaler = WindowScaler(cfg.margin)
+    built = {
+        k: _make_split(cleaned, np.sort(rows), starts, cfg.seq_len, cfg.fit_len, scaler) for k, rows in parts.items()
     }
-    data = SequenceData(
-        name=name,
-        train=built["train"],
-        val=built["val"],
-        test=built["test"],
-        kind="signal",
-        value_label=f"daily {column} ($)",
-        units=Units(symbol="$", suffix="dollars", scaler=scaler),
-        series=Series(
-            cleaned.values,
-            cleaned.symbols,
-            cleaned.dates,
-            shown=SHOWN,
-            figure=FIGURE,
-            title=f"S&P 500: daily {column}",
-            breaks=breaks,
-        ),
-        stats=stats,
-    )
+    stats = {**cleaned.summary(), "path": str(cfg.path), "column": cfg.column, "scale_on": cfg.scope,
+             "fit_len": cfg.fit_len, "windows_per_stock": len(starts), "gaps": "; ".join(gaps) or "none",
+             "read_time_s": t_read}  # fmt: skip
+    series = Series(cleaned.values, cleaned.symbols, cleaned.dates, shown=SHOWN, figure=FIGURE,
+                    title=f"S&P 500: daily {cfg.column}", breaks=breaks)  # fmt: skip
+    data = SequenceData(name=cfg.name, train=built["train"], val=built["val"], test=built["test"], kind="signal",
+                        value_label=f"daily {cfg.column} ($)", units=Units(symbol="$", suffix="dollars", scaler=scaler),
+                        series=series, stats=stats)  # fmt: skip
     # with scale_on=inputs the last value of a window may fall outside [0, 1] (beyond the margin)
     last = torch.cat([s.x[:, -1, 0] for s in built.values()])
     stats["targets_outside_unit"] = float(((last < 0) | (last > 1)).float().mean())
     stats["load_time_s"] = time.perf_counter() - t0
+    _log_loaded(cfg, cleaned, {k: len(v) for k, v in parts.items()}, len(starts), stats)
+    return data
+
+
+def split_stocks(n_stocks: int, cfg: Settings) -> dict[str, np.ndarray]:
+    """Stock indices of the train, val and test splits: a seeded permutation, test stocks never trained on."""
+    n_train, n_val, n_test = split_counts(n_stocks, cfg.splits)
+    if min(n_train, n_val, n_test) < 1:
+        raise DataError(
+            f"{cfg.path}: only {n_stocks} usable stock(s); the split {list(cfg.splits)} by stock needs at least "
+            "one per split"
+        )
+    perm = np.random.default_rng(cfg.seed).permutation(n_stocks)
+    return {"train": perm[:n_train], "val": perm[n_train : n_train + n_val], "test": perm[n_train + n_val :]}
+
+
+def windows_of(cleaned: Cleaned, cfg: Settings) -> tuple[list[int], list[str], np.ndarray]:
+    """The calendar's breaks (gaps > max_gap_days), the gaps as text, and the windows' first days."""
+    n_days = len(cleaned.dates)
+    breaks = gap_breaks(cleaned.dates, cfg.max_gap_days)
+    gaps = [f"{cleaned.dates[p - 1].date()} -> {cleaned.dates[p].date()}" for p in breaks]
+    if gaps:
+        log.warning(
+            "%s: split at %d calendar gap(s) > %d days: %s", cfg.path, len(gaps), cfg.max_gap_days, ", ".join(gaps)
+        )
+    starts = window_starts(n_days, cfg.seq_len, cfg.window_stride, breaks)
+    if len(starts) == 0:
+        longest = max(b - a for a, b in zip([0, *breaks], [*breaks, n_days]))
+        raise DataError(
+            f"{cfg.path}: no gap-free stretch of {cfg.seq_len} trading days (dataset.seq_len); the longest has "
+            f"{longest} (gaps: {', '.join(gaps)})"
+        )
+    return breaks, gaps, starts
+
+
+def _log_loaded(cfg: Settings, cleaned: Cleaned, split_sizes: dict[str, int], n_windows: int, stats: dict) -> None:
+    beyond = (
+        f"; {100 * stats['targets_outside_unit']:.2f}% of targets beyond the margin" if cfg.scope == "inputs" else ""
+    )
     log.info(
         "S&P 500 %s: %d stocks in file, kept %d, dropped %d (%d fewer days, %d missing %s, %d duplicate dates); "
         "%d trading days %s..%s; %d windows/stock of T=%d (stride %d); stocks train/val/test %d/%d/%d; "
         "scaled on %s values, margin %.2f%s; loaded in %.1fs",
-        path,
+        cfg.path,
         cleaned.n_in_file,
-        n_stocks,
+        len(cleaned.symbols),
         cleaned.dropped,
         len(cleaned.dropped_short),
         len(cleaned.dropped_missing),
-        column,
+        cfg.column,
         len(cleaned.dropped_duplicate),
-        n_days,
+        len(cleaned.dates),
         stats["first_date"],
         stats["last_date"],
-        len(starts),
-        seq_len,
-        stride,
-        n_train,
-        n_val,
-        n_test,
-        "all T" if scope == "all" else "the first T-1 (inputs)",
-        margin,
-        f"; {100 * stats['targets_outside_unit']:.2f}% of targets beyond the margin" if scope == "inputs" else "",
+        n_windows,
+        cfg.seq_len,
+        cfg.window_stride,
+        split_sizes["train"],
+        split_sizes["val"],
+        split_sizes["test"],
+        "all T" if cfg.scope == "all" else "the first T-1 (inputs)",
+        cfg.margin,
+        beyond,
         stats["load_time_s"],
     )
-    return data
