@@ -50,12 +50,12 @@ class LstmAeOptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> Any:
-        from lstm_ae.sweep.optuna_sweep import IncompleteSweep, OptunaSweep, StorageFailure
+        from lstm_ae.sweep.optuna_sweep import IncompleteSweep, OptunaSweep, StorageFailure, SweepSettings
         from lstm_ae.sweep.space import SearchSpaceError
 
         assert self.config is not None and self.launcher is not None
         try:
-            return OptunaSweep(**self.settings, config=self.config, launcher=self.launcher).sweep(arguments)
+            return OptunaSweep(SweepSettings(**self.settings), self.config, self.launcher).sweep(arguments)
         except SearchSpaceError as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise SystemExit(2) from None

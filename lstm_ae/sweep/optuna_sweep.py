@@ -103,29 +103,34 @@ class TrialOutcome:
     traceback: str = field(default="", repr=False)
 
 
+@dataclass(frozen=True)
+class SweepSettings:
+    """The hydra.sweeper section (hydra_plugins/lstm_ae_sweeper/config.py declares it for Hydra)."""
+
+    sampler: Any
+    direction: Any
+    storage: Any
+    study_name: str | None
+    n_trials: int | None
+    n_jobs: int
+    max_failure_rate: float
+    heartbeat_interval: Any
+    grace_period: Any
+    search_space: Any
+    custom_search_space: str | None
+    params: Any
+    pruner: Any
+    grid_for_choices: bool
+
+
 class OptunaSweep:
     """One sweep: holds the sweeper's settings and the launcher; sweep(arguments) runs it."""
 
-    def __init__(
-        self,
-        *,
-        sampler: Any,
-        direction: Any,
-        storage: Any,
-        study_name: str | None,
-        n_trials: int | None,
-        n_jobs: int,
-        max_failure_rate: float,
-        heartbeat_interval: Any,
-        grace_period: Any,
-        search_space: Any,
-        custom_search_space: str | None,
-        params: Any,
-        pruner: Any,
-        grid_for_choices: bool,
-        config: DictConfig,
-        launcher: Any,
-    ) -> None:
+    def __init__(self, settings: SweepSettings, config: DictConfig, launcher: Any) -> None:
+        s = settings
+        sampler, direction, storage, study_name = s.sampler, s.direction, s.storage, s.study_name
+        n_trials, n_jobs, max_failure_rate = s.n_trials, s.n_jobs, s.max_failure_rate
+        search_space, custom_search_space, params = s.search_space, s.custom_search_space, s.params
         self.sampler_cfg = sampler
         self.directions = _directions(direction)
         self.sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()
@@ -136,14 +141,14 @@ class OptunaSweep:
         self.n_trials = n_trials
         self.n_jobs = max(1, int(n_jobs))
         self.max_failure_rate = float(max_failure_rate)
-        self.heartbeat = _heartbeat_settings(heartbeat_interval, grace_period)
+        self.heartbeat = _heartbeat_settings(s.heartbeat_interval, s.grace_period)
         self.search_space = (
             OmegaConf.to_container(search_space) if isinstance(search_space, DictConfig) else search_space
         )
         self.extend_space = get_method(custom_search_space) if custom_search_space else None
         self.params = OmegaConf.to_container(params) if isinstance(params, DictConfig) else params
-        self.pruner_cfg = pruner
-        self.grid_for_choices = grid_for_choices
+        self.pruner_cfg = s.pruner
+        self.grid_for_choices = s.grid_for_choices
         self.config = config
         self.launcher = launcher
         self.job_idx = 0
@@ -151,6 +156,10 @@ class OptunaSweep:
         # so re-runs and concurrent sweepers never collide and a resumed grid point finds its old folder.
         subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")
         self.folders_by_trial = str(subdir).replace(" ", "") in ("${hydra.job.num}", "${hydra:job.num}")
+        self.doing: str | None = None  # what the sweep is doing with the storage (for its error message)
+        self.liveness: Liveness | None = None  # set when the study is opened
+        self.seed: int | None = None  # the sampler's seed and a way to rebuild it with another (build_sampler)
+        self.reseed = None
 
     # -- study ---------------------------------------------------------------------------------
     @contextlib.contextmanager
