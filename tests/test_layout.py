@@ -129,3 +129,9 @@ def test_readme_lists_every_status_a_result_can_have():
     row = next(line for line in (REPO / "README.md").read_text().splitlines() if line.startswith("| `result.json`"))
     missing = [s.value for s in RunStatus if s is not RunStatus.RUNNING and f"`{s.value}`" not in row]
     assert not missing, f"README's result.json row lacks {missing}"
+
+
+def test_the_tests_mirror_the_layers():
+    """tests/<layer>/ holds the tests of lstm_ae/<layer>/ (tests/examples/: apps and data the tests use)."""
+    folders = {p.name for p in (REPO / "tests").iterdir() if p.is_dir() and not p.name.startswith((".", "__"))}
+    assert folders - {"examples"} <= set(documented_layers()) - {""}, folders

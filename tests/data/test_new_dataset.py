@@ -15,7 +15,7 @@ import pytest
 
 from conftest import REPO, run_cli
 
-APP = REPO / "tests" / "apps" / "sines"
+APP = REPO / "tests" / "examples" / "sines"
 
 
 def _env() -> dict:

@@ -1,6 +1,6 @@
 """Sweeps across hosts, containers and kills: trials whose sweep process died are found by heartbeat and
 run again, a resumed seeded sampler does not replay itself, workers die with the sweep process, and a
-failing storage is one honest line. Every sweep here is real (tests/apps/sphere.py through Hydra's
+failing storage is one honest line. Every sweep here is real (tests/examples/sphere.py through Hydra's
 multirun, a real Optuna study in SQLite or a journal file); another host is played with LSTM_AE_HOST,
 and grace periods are a few seconds (the defaults are 60 s / 180 s)."""
 
@@ -26,7 +26,7 @@ from lstm_ae.sweep.storage import open_storage
 
 pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
 
-SPHERE = REPO / "tests" / "apps" / "sphere.py"
+SPHERE = REPO / "tests" / "examples" / "sphere.py"
 BEAT_S, GRACE_S = 1, 3
 FAST_BEAT = [f"hydra.sweeper.heartbeat_interval={BEAT_S}", f"hydra.sweeper.grace_period={GRACE_S}"]
 HANG_GUARD_S = 1800

@@ -1,5 +1,5 @@
 """The sweeper keeps Hydra's and hydra-optuna-sweeper's contracts: a plain Hydra app whose task returns
-a float (tests/apps/sphere.py) is swept with configs written for hydra-optuna-sweeper; the objective
+a float (tests/examples/sphere.py) is swept with configs written for hydra-optuna-sweeper; the objective
 is the return value; the log, optimization_results.yaml and summary.md agree; Hydra's own settings
 (sweep subdir, basic sweeper, multirun.yaml) hold. Every sweep here is real: Hydra multirun in a temp
 dir, a real Optuna study in SQLite or a journal file."""
@@ -21,7 +21,7 @@ import yaml
 
 from conftest import REPO, run_cli
 
-SPHERE = REPO / "tests" / "apps" / "sphere.py"
+SPHERE = REPO / "tests" / "examples" / "sphere.py"
 FAST = ["dataset.size=300", "trainer.epochs=2", "model.hidden=8", "optimizer=sgd", "trainer.grad_clip=0"]
 
 
@@ -67,7 +67,7 @@ def test_plain_hydra_app_returning_a_float_is_swept_for_n_trials(tmp_path):
 
 @pytest.mark.slow
 def test_config_written_for_hydra_optuna_sweeper_runs_unchanged(tmp_path):
-    """tests/apps/conf/sphere.yaml: hydra/sweeper=optuna, sampler seed, in-memory storage, params with
+    """tests/examples/conf/sphere.yaml: hydra/sweeper=optuna, sampler seed, in-memory storage, params with
     range() and choice(); the search space comes from the config alone."""
     runs = []
     for name in ("a", "b"):

@@ -1,5 +1,5 @@
 """Every preset in conf/experiment/ runs through run.py: a few steps on a small subset of its real data,
-with the preset's own model, task, optimizer, scheduler and precision (S&P presets: tests/test_snp500_runs.py
+with the preset's own model, task, optimizer, scheduler and precision (S&P presets: tests/run/test_snp500_runs.py
 trains both on the real CSV)."""
 
 import json
