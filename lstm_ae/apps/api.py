@@ -14,6 +14,7 @@ max, and encode()/reconstruct() apply the same scaling (reconstruct() undoes it)
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from lstm_ae.artifacts import load_checkpoint
 from lstm_ae.data.base import SequenceData, Split
 from lstm_ae.errors import ConfigError
 from lstm_ae.files import BEST_CKPT
-from lstm_ae.model.autoencoder import LSTMAutoencoder
+from lstm_ae.model.autoencoder import LSTMAutoencoder, Recipe
 from lstm_ae.run import prepare as pipeline
 from lstm_ae.run.outputs import load_weights, test_best
 from lstm_ae.train.trainer import Trainer
@@ -111,7 +112,8 @@ class Autoencoder:
 
 
 def _module_from(config: dict) -> LSTMAutoencoder:
-    return LSTMAutoencoder(**config)
+    recipe = config.get("recipe")
+    return LSTMAutoencoder(**{**config, "recipe": Recipe(**recipe) if recipe else None})
 
 
 def fit(
@@ -216,9 +218,7 @@ def _config_of(module: LSTMAutoencoder) -> dict:
         "linear_skip": module.skip is not None,
         "class_from": module.class_from,
         "hoist_decoder_input": module.hoist_decoder_input,
-        "center_input": module.center_input,
-        "reverse_output": module.reverse_output,
-        "decoder_h0": module.decoder_h0,
+        "recipe": dataclasses.asdict(module.recipe),
     }
 
 
@@ -244,9 +244,8 @@ def load(path) -> Autoencoder:
                 config["linear_skip"] = bool(task.get("linear_skip", False))
             model_cfg = run_cfg.get("model") or {}
             config["hoist_decoder_input"] = bool(model_cfg.get("hoist_decoder_input", True))
-            for key in ("center_input", "reverse_output", "decoder_h0"):  # what the forward pass depends on
-                if key in model_cfg:
-                    config[key] = model_cfg[key]
+            fields = {f.name for f in dataclasses.fields(Recipe)}  # the forward pass depends on them
+            config["recipe"] = {k: v for k, v in model_cfg.items() if k in fields}
         module = _module_from(config)
         module.load_state_dict(state)
         ones = np.ones(config["input_size"], dtype=np.float32)

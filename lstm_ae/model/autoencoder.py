@@ -25,6 +25,23 @@ class AEOutput:
     pred: torch.Tensor | None = None  # (B, T, F) next-step predictions, when predict (in [0, 1] unless residual)
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """Training-recipe options that keep the architecture (the context is z = h_T, the decoder is fed z
+    at every step; conf/model/lstm_ae.yaml says what each does): what the encoder reads, the order the
+    decoder emits (reconstructions are returned in x's order), where the decoder starts, initial weights."""
+
+    center_input: bool = False
+    reverse_output: bool = False
+    decoder_h0: str = "zeros"  # or "z"
+    orthogonal_init: bool = False
+    forget_bias: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.decoder_h0 not in ("zeros", "z"):
+            raise ValueError(f"decoder_h0 must be 'zeros' or 'z', got {self.decoder_h0!r}")
+
+
 class LSTMAutoencoder(nn.Module):
     """Encoder/decoder LSTM pair; heads for classification and next-step prediction."""
 
@@ -41,20 +58,15 @@ class LSTMAutoencoder(nn.Module):
         hoist_decoder_input: bool = True,  # as conf/model/lstm_ae.yaml; falls back to nn.LSTM off the CPU
         residual_predict: bool = False,
         linear_skip: bool = False,
-        center_input: bool = False,
-        reverse_output: bool = False,
-        decoder_h0: str = "zeros",
-        orthogonal_init: bool = False,
-        forget_bias: float | None = None,
+        recipe: Recipe | None = None,
     ) -> None:
-        """The recipe options (conf/model/lstm_ae.yaml says what each does) keep the architecture: the
-        context is z = h_T and the decoder is fed z at every step; they change what the encoder reads
-        (center_input), the order the decoder emits (reverse_output, returned in x's order), where the
-        decoder starts (decoder_h0: zeros or z) and the initial weights."""
         super().__init__()
-        if decoder_h0 not in ("zeros", "z"):
-            raise ValueError(f"decoder_h0 must be 'zeros' or 'z', got {decoder_h0!r}")
-        self.center_input, self.reverse_output, self.decoder_h0 = center_input, reverse_output, decoder_h0
+        self.recipe = recipe = recipe or Recipe()
+        self.center_input, self.reverse_output, self.decoder_h0 = (
+            recipe.center_input,
+            recipe.reverse_output,
+            recipe.decoder_h0,
+        )
         if class_from not in ("z", "decoder"):
             raise ValueError(f"class_from must be 'z' or 'decoder', got {class_from!r}")
         self.hoist_decoder_input = hoist_decoder_input
@@ -74,8 +86,8 @@ class LSTMAutoencoder(nn.Module):
         # zero-initialised: the head then holds a linear AR(1) on differences plus what the LSTM adds
         self.skip = nn.Parameter(torch.zeros(input_size)) if self.residual_predict and linear_skip else None
         self.class_from = class_from
-        if orthogonal_init or forget_bias is not None:
-            self._init_recurrence(orthogonal_init, forget_bias)
+        if recipe.orthogonal_init or recipe.forget_bias is not None:
+            self._init_recurrence(recipe.orthogonal_init, recipe.forget_bias)
         if chrono_init > 1:
             self._chrono_init(chrono_init)
 

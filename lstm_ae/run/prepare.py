@@ -27,7 +27,7 @@ from lstm_ae.config import (
 )
 from lstm_ae.data.base import SequenceData
 from lstm_ae.errors import ConfigError, DataError
-from lstm_ae.model.autoencoder import LSTMAutoencoder
+from lstm_ae.model.autoencoder import LSTMAutoencoder, Recipe
 from lstm_ae.run.runtime import auto_threads, is_applied, keep_freed_memory, usable_cores
 from lstm_ae.train.tasks import Task
 from lstm_ae.train.trainer import effective_precision, resolve_device
@@ -63,11 +63,13 @@ def build_model(cfg_model, data: SequenceData, task: Task) -> LSTMAutoencoder:
         dropout=cfg_model.dropout,
         chrono_init=data.seq_len if cfg_model.chrono_init else 0,
         hoist_decoder_input=cfg_model.hoist_decoder_input,
-        center_input=cfg_model.center_input,
-        reverse_output=cfg_model.reverse_output,
-        decoder_h0=cfg_model.decoder_h0,
-        orthogonal_init=cfg_model.orthogonal_init,
-        forget_bias=cfg_model.forget_bias,
+        recipe=Recipe(
+            center_input=cfg_model.center_input,
+            reverse_output=cfg_model.reverse_output,
+            decoder_h0=cfg_model.decoder_h0,
+            orthogonal_init=cfg_model.orthogonal_init,
+            forget_bias=cfg_model.forget_bias,
+        ),
         **task.model_heads(data.n_classes),
     )
 

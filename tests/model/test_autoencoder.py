@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lstm_ae.model.autoencoder import LSTMAutoencoder
+from lstm_ae.model.autoencoder import LSTMAutoencoder, Recipe
 
 
 def test_reconstruction_shapes_and_range():
@@ -53,7 +53,7 @@ def _twin(**options) -> tuple[LSTMAutoencoder, LSTMAutoencoder]:
     """The plain model and one with recipe options, sharing every weight."""
     torch.manual_seed(0)
     plain = LSTMAutoencoder(input_size=2, hidden=8, hoist_decoder_input=False)
-    other = LSTMAutoencoder(input_size=2, hidden=8, hoist_decoder_input=False, **options)
+    other = LSTMAutoencoder(input_size=2, hidden=8, hoist_decoder_input=False, recipe=Recipe(**options))
     other.load_state_dict(plain.state_dict())
     return plain.eval(), other.eval()
 
@@ -78,8 +78,9 @@ def test_a_decoder_started_from_z_is_the_same_with_the_hoisted_kernel():
     if not recurrence.available(torch.device("cpu")):
         pytest.skip("no C++ kernel on this machine")
     torch.manual_seed(0)
-    plain = LSTMAutoencoder(input_size=2, hidden=8, layers=2, decoder_h0="z", hoist_decoder_input=False)
-    hoisted = LSTMAutoencoder(input_size=2, hidden=8, layers=2, decoder_h0="z", hoist_decoder_input=True)
+    from_z = Recipe(decoder_h0="z")
+    plain = LSTMAutoencoder(input_size=2, hidden=8, layers=2, recipe=from_z, hoist_decoder_input=False)
+    hoisted = LSTMAutoencoder(input_size=2, hidden=8, layers=2, recipe=from_z, hoist_decoder_input=True)
     hoisted.load_state_dict(plain.state_dict())
     x = torch.rand(3, 9, 2)
     torch.testing.assert_close(hoisted(x).recon, plain(x).recon, atol=1e-6, rtol=1e-5)
@@ -91,7 +92,7 @@ def test_a_decoder_started_from_z_is_the_same_with_the_hoisted_kernel():
 
 
 def test_orthogonal_init_and_forget_bias():
-    model = LSTMAutoencoder(input_size=1, hidden=6, orthogonal_init=True, forget_bias=1.0)
+    model = LSTMAutoencoder(input_size=1, hidden=6, recipe=Recipe(orthogonal_init=True, forget_bias=1.0))
     for lstm in (model.encoder, model.decoder):
         w = lstm.weight_hh_l0.detach()
         for gate in range(4):
