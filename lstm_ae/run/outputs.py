@@ -142,7 +142,7 @@ def plot_test_reconstructions(prep: Prepared, path: Path, reference: ReconRefere
     x = data.test.x[idx]
     inp, _ = task.split_batch(x)
     pca = None
-    if reference is not None and reference.test.pca_recon is not None:
+    if reference is not None and reference.test.pca_recon and reference.k < reference.values_per_item:  # else: a copy
         train_inputs = task.split_batch(data.train.x)[0]
         pca = (pca_reconstruct(train_inputs, inp.numpy(), reference.k), f"PCA-{reference.k}")
     label = run_label()
