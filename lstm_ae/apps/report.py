@@ -166,7 +166,7 @@ STEPS: tuple[StudyStep, ...] = (
         "toy_examples",
         "Toy signals: examples and one reconstruction run",
         "Synthetic sequences (uniform noise with a dip) and one model's test reconstructions and learning curves.",
-        ("dataset=toy", "model.hidden=32", "optimizer.lr=0.005", "trainer.epochs=60"),
+        ("dataset=toy", "model.hidden=32"),
         quick=("dataset.size=4000", "trainer.epochs=10"),
         figures=("examples.png", "reconstructions.png", "loss.png"),
     ),
