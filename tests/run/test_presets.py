@@ -12,7 +12,7 @@ from lstm_ae.config import group_options
 pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
 
 SMALL = {
-    "toy": ["dataset.size=200"],
+    "toy": ["dataset.size=600"],  # enough steps for the default one-cycle schedule
     "mnist": ["dataset.download=false", "dataset.train_subset=256", "dataset.val_size=128", "dataset.test_subset=128"],
 }
 

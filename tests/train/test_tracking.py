@@ -18,7 +18,7 @@ from conftest import REPO, run_cli
 
 pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
 
-TOY = ["dataset=toy", "dataset.size=600", "model.hidden=8"]  # 360 training sequences: 6 steps of 64
+TOY = ["dataset=toy", "dataset.size=600", "model.hidden=8", "trainer.batch_size=64"]  # 360 sequences: 6 steps of 64
 
 
 def events(run_dir: Path):
