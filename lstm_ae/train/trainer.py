@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -253,11 +254,27 @@ class Trainer:
                 "use a new output folder or trainer.resume=false"
             ) from None
         if self.scheduler is not None and state.get("scheduler") is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
+            self._resume_schedule(state["scheduler"])
         torch.set_rng_state(state["rng_torch"])
         self.shuffle_gen.set_state(state["rng_shuffle"])
         log.info("resuming from %s after epoch %d", path, state["epoch"])
         return state
+
+    def _resume_schedule(self, saved: dict) -> None:
+        """The saved schedule's state; when it spanned another number of steps (a rerun with more epochs),
+        the new schedule is played forward to the step the run had reached instead."""
+        total = getattr(self.scheduler, "total_steps", None)
+        if total is None or saved.get("total_steps", total) == total:
+            self.scheduler.load_state_dict(saved)
+            return
+        done = int(saved.get("last_epoch", 0))
+        log.warning(
+            "the schedule now spans %d steps (was %d): continuing it from step %d", total, saved["total_steps"], done
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # stepping a scheduler without an optimizer step
+            for _ in range(min(done, total)):
+                self.scheduler.step()
 
     # -- one step, one epoch -----------------------------------------------------------------
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, dict, float]:
