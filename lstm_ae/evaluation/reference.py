@@ -39,6 +39,12 @@ class LinearCode:
         residual = centred - (centred @ v) @ v.T
         return float(np.mean(residual**2)), float(np.mean(centred**2))
 
+    def reconstruct(self, x: np.ndarray, k: int) -> np.ndarray:
+        """Items x (N, ...) reconstructed as mean + their projection on the k leading directions."""
+        rows = np.asarray(x).reshape(len(x), -1).astype(np.float64) - self.mean
+        v = self.directions[:, :k]
+        return ((rows @ v) @ v.T + self.mean).reshape(np.shape(x))
+
 
 @dataclass(frozen=True)
 class SplitReference:
@@ -57,9 +63,10 @@ class ReconReference:
     test: SplitReference
     note: str = ""
     method: str = field(default="PCA on the training split's inputs; MSE per value", repr=False)
+    code: LinearCode | None = field(default=None, repr=False, compare=False)  # the fit, for figures
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "code"}
 
 
 _cache: dict[str, LinearCode] = {}
@@ -106,12 +113,11 @@ def reconstruction_reference(train_x, val_x, test_x, k: int) -> ReconReference:
             pca = 0.0  # every direction kept: exact (what remains is rounding)
         return SplitReference(pca_recon=pca if can_fit else None, mean_recon=mean)
 
-    return ReconReference(k=k, values_per_item=d, n_train=len(train), val=score(val), test=score(test), note=note)
+    return ReconReference(
+        k=k, values_per_item=d, n_train=len(train), val=score(val), test=score(test), note=note, code=code
+    )
 
 
 def pca_reconstruct(train_x, x, k: int) -> np.ndarray:
     """Items x reconstructed by PCA-k of train_x, in x's shape (for figures)."""
-    code = fit_linear_code(flat(train_x))
-    rows = flat(x).astype(np.float64) - code.mean
-    v = code.directions[:, :k]
-    return ((rows @ v) @ v.T + code.mean).reshape(np.shape(x))
+    return fit_linear_code(flat(train_x)).reconstruct(x, k)

@@ -14,7 +14,7 @@ import torch
 
 from lstm_ae.artifacts import load_checkpoint
 from lstm_ae.errors import ConfigError, first_line
-from lstm_ae.evaluation.reference import ReconReference, pca_reconstruct, reconstruction_reference
+from lstm_ae.evaluation.reference import ReconReference, reconstruction_reference
 from lstm_ae.figures import runs as plots
 from lstm_ae.run.prepare import Prepared
 from lstm_ae.train.tasks import Task
@@ -143,8 +143,7 @@ def plot_test_reconstructions(prep: Prepared, path: Path, reference: ReconRefere
     inp, _ = task.split_batch(x)
     pca = None
     if reference is not None and reference.test.pca_recon and reference.k < reference.values_per_item:  # else: a copy
-        train_inputs = task.split_batch(data.train.x)[0]
-        pca = (pca_reconstruct(train_inputs, inp.numpy(), reference.k), f"PCA-{reference.k}")
+        pca = (reference.code.reconstruct(inp.numpy(), reference.k), f"PCA-{reference.k}")
     label = run_label()
     plots.plot_reconstructions(
         data,
