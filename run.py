@@ -5,7 +5,13 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from lstm_ae.apps.preflight import check_group_choices, check_sweeper_syntax, normalize_overrides, preflight_sweep
+from lstm_ae.apps.preflight import (
+    check_group_choices,
+    check_sweeper_syntax,
+    normalize_overrides,
+    preflight_run,
+    preflight_sweep,
+)
 
 CONF_DIR = "conf"
 
@@ -28,4 +34,6 @@ if __name__ == "__main__":
         a.startswith(("hydra.searchpath", "-c", "--c")) for a in sys.argv[1:]
     ):
         preflight_sweep(sys.argv[1:])
+    elif not {"-m", "--multirun"} & set(sys.argv[1:]):
+        preflight_run(sys.argv[1:])
     main()

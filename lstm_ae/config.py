@@ -9,6 +9,7 @@ one-line ConfigError naming the key and what is allowed.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from lstm_ae.errors import ConfigError, first_line
+from lstm_ae.errors import ConfigError, DataError, first_line
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"  # the config groups (run.py's config_path)
 PRECISIONS = ("fp32", "bf16")
@@ -56,6 +57,14 @@ class ModelConfig:
             self.input_size is None or self.input_size > 0,
             f"model.input_size must be positive or null (follow the dataset), got {self.input_size}",
         )
+
+    def min_parameters(self) -> int:
+        """The fewest parameters this model has on any dataset (one feature per step): per layer, the
+        encoder's 4h(in + h) + 8h and the decoder's (fed z: in = h), plus the output layer."""
+        h = self.hidden
+        encoder = 4 * h * (1 + h) + 8 * h + (self.layers - 1) * (8 * h * h + 8 * h)
+        decoder = self.layers * (8 * h * h + 8 * h)
+        return encoder + decoder + h + 1
 
 
 @dataclass
@@ -100,6 +109,10 @@ class TrainerConfig:
         _require(
             self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda", "mps"),
             f"trainer.device must be auto, cpu, cuda[:N] or mps; got {self.device!r}",
+        )
+        _require(
+            self.max_time_s is None or self.max_time_s > 0,
+            f"trainer.max_time_s must be a number of seconds > 0, or null for no budget; got {self.max_time_s}",
         )
 
 
@@ -194,6 +207,17 @@ def check_task(cfg: DictConfig) -> None:
     )
 
 
+CSV_SOURCE = 'download the Kaggle dataset "S&P 500 stock prices 2014-2017" and set dataset.path=<its CSV>'
+
+
+def check_data_file(path: Any) -> Path:
+    """A dataset's file (dataset.path) exists: checked with the config, before a run or a sweep starts."""
+    p = Path(str(path)).expanduser()
+    if not p.is_file():
+        raise DataError(f"dataset.path={p}: {'a folder' if p.is_dir() else 'file not found'}; {CSV_SOURCE}")
+    return p
+
+
 def check_dataset(cfg: DictConfig) -> None:
     _require(
         "_target_" in cfg.dataset, f"dataset: choose one of the dataset group ({', '.join(group_options('dataset'))})"
@@ -203,6 +227,8 @@ def check_dataset(cfg: DictConfig) -> None:
         folds is None or (isinstance(folds, int) and not isinstance(folds, bool) and folds >= 1),
         f"dataset.cv_folds must be an integer >= 1, got {folds}",
     )
+    if cfg.dataset.get("path") is not None:
+        check_data_file(cfg.dataset.path)
 
 
 def group_options(group: str, conf_dir: Path = CONF_DIR) -> list[str]:
@@ -239,3 +265,76 @@ def validate(cfg: DictConfig) -> tuple[ModelConfig, TrainerConfig]:
     check_task(cfg)
     check_dataset(cfg)
     return model, trainer
+
+
+# -- the settings that shape a result ----------------------------------------------------------
+# A run folder and a sweep's study each remember the settings they were made with (the folder in
+# `.hydra/config.yaml`, the study in a user attribute): a rerun that would continue them with other
+# settings is refused in one line naming the keys (lstm_ae.run.rerun, lstm_ae.sweep.optuna_sweep).
+# Left out: the keys of RUN_FREE and STUDY_FREE, which may change between a run and its continuation
+# without changing what it computes, only how long or where it trains (docs/sweeps.md, "Reruns").
+
+# settings a run folder may be continued with (more epochs, another budget, another machine)
+RUN_FREE = (
+    "hydra",
+    "trial_ctx",
+    "process",  # threads and allocator: how fast, not what
+    "trainer.epochs",  # more epochs continue the run (the schedule is played forward)
+    "trainer.max_time_s",
+    "trainer.resume",
+    "trainer.log_every_s",
+    "trainer.n_plot_examples",
+    "trainer.eval_batch_size",
+    "trainer.device",  # a run may move to a GPU and back
+    "dataset.root",  # where the same files live
+    "dataset.download",
+)
+# a study compares its trials, so their budgets must match: epochs and time budget count there
+STUDY_FREE = tuple(k for k in RUN_FREE if k not in ("trainer.epochs", "trainer.max_time_s"))
+
+
+def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: node}
+
+
+def _container(cfg: DictConfig | dict) -> dict:
+    if isinstance(cfg, dict):
+        return cfg
+    plain = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]) if "hydra" in cfg else cfg
+    try:
+        return OmegaConf.to_container(plain, resolve=True)
+    except Exception:  # an interpolation that needs Hydra's runtime: compare the text as written
+        return OmegaConf.to_container(plain, resolve=False)
+
+
+def settings(cfg: DictConfig | dict, free: tuple[str, ...] = RUN_FREE, swept: tuple[str, ...] = ()) -> dict[str, str]:
+    """The config's settings that shape the result, flat ("optimizer.lr" -> "0.01"), minus the free
+    keys (and everything under them) and the swept ones."""
+    skip = (*free, *swept)
+    out = {}
+    for key, value in _flat(_container(cfg)).items():
+        if any(key == s or key.startswith(f"{s}.") for s in skip):
+            continue
+        out[key] = json.dumps(value, sort_keys=True, default=str)
+    return out
+
+
+def differences(old: dict[str, str], new: dict[str, str]) -> list[str]:
+    """'key: old -> new' for every key whose value differs (absent on one side counts)."""
+    out = []
+    for key in sorted(old.keys() | new.keys()):
+        a, b = old.get(key, "(absent)"), new.get(key, "(absent)")
+        if a != b:
+            out.append(f"{key}: {a.strip(chr(34))} → {b.strip(chr(34))}")
+    return out
+
+
+def describe(diffs: list[str], limit: int = 3) -> str:
+    """The first few differences on one line."""
+    more = f" and {len(diffs) - limit} more" if len(diffs) > limit else ""
+    return "; ".join(diffs[:limit]) + more

@@ -17,6 +17,8 @@ METRICS = "metrics.csv"  # one row per epoch
 BEST_CKPT = "best.pt"  # weights of the best validation epoch
 LAST_CKPT = "last.pt"  # full training state after the last epoch (resume)
 HYDRA_CONFIG = ".hydra/config.yaml"  # the composed config, as Hydra writes it
+PREVIOUS = "previous"  # earlier runs' files, set aside by a rerun with trainer.resume=false
+TRAINING_FILES = (LAST_CKPT, BEST_CKPT, METRICS)  # a folder holding one of these has trained
 # a sweep folder
 SUMMARY_MD = "summary.md"
 SUMMARY_CSV = "summary.csv"

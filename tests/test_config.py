@@ -7,7 +7,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from conftest import REPO, run_cli
-from lstm_ae.config import group_options, validate
+from lstm_ae.config import RUN_FREE, STUDY_FREE, describe, differences, group_options, settings, validate
 from lstm_ae.errors import ConfigError
 from lstm_ae.run.prepare import prepare
 
@@ -19,6 +19,22 @@ def _compose(*overrides: str):
         return compose("config", overrides=list(overrides))
 
 
+def _with_its_file(tmp_path, *overrides: str):
+    """The composed config; a dataset that reads a file (dataset.path) is pointed at an existing one."""
+    cfg = _compose(*overrides)
+    if cfg.dataset.get("path") is None:
+        return cfg
+    (tmp_path / "prices.csv").touch()
+    return _compose(*overrides, f"dataset.path={tmp_path / 'prices.csv'}")
+
+
+def test_a_missing_data_file_is_one_line_with_where_to_get_it(tmp_path):
+    from lstm_ae.errors import DataError
+
+    with pytest.raises(DataError, match=r"^dataset\.path=.*nope\.csv: file not found; download the Kaggle dataset"):
+        validate(_compose("dataset=snp500", f"dataset.path={tmp_path / 'nope.csv'}"))
+
+
 @pytest.mark.parametrize(
     "group,option",
     [
@@ -27,8 +43,8 @@ def _compose(*overrides: str):
         for o in group_options(g)
     ],
 )
-def test_every_group_option_composes_and_validates(group, option):
-    cfg = _compose(f"{group}={option}")
+def test_every_group_option_composes_and_validates(group, option, tmp_path):
+    cfg = _with_its_file(tmp_path, f"{group}={option}")
     validate(cfg)
     assert cfg[group] is not None
     if group == "optimizer":
@@ -41,8 +57,8 @@ def test_every_group_option_composes_and_validates(group, option):
 
 
 @pytest.mark.parametrize("preset", group_options("experiment"))
-def test_every_experiment_preset_composes(preset):
-    cfg = _compose(f"experiment={preset}")
+def test_every_experiment_preset_composes(preset, tmp_path):
+    cfg = _with_its_file(tmp_path, f"experiment={preset}")
     validate(cfg)
     instantiate(cfg.task)
 
@@ -197,3 +213,29 @@ def test_figures_name_the_trial_they_show():
         assert len(run_label(width=20)) == 20
     finally:
         HydraConfig.instance().cfg = None
+
+
+# -- the settings that shape a result (reruns) --
+def _cfg_with_hydra(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("config", overrides=list(overrides), return_hydra_config=True)
+
+
+def test_the_settings_that_shape_a_result_differ_and_the_free_ones_do_not():
+    base = settings(_cfg_with_hydra())
+    assert "hydra.run.dir" not in base and not any(k.startswith("process.") for k in base)
+    assert (
+        differences(base, settings(_cfg_with_hydra("trainer.epochs=7", "process.threads=1", "trainer.device=cpu")))
+        == []
+    )
+    diffs = differences(base, settings(_cfg_with_hydra("optimizer.lr=0.01")))
+    assert diffs == ["optimizer.lr: 0.02 → 0.01", "scheduler.factory.max_lr: 0.02 → 0.01"]  # the peak follows lr
+    assert describe(diffs, limit=1) == "optimizer.lr: 0.02 → 0.01 and 1 more"
+    assert differences(base, settings(_cfg_with_hydra("model=plain")))  # another model group
+
+
+def test_a_study_counts_epochs_and_ignores_its_swept_keys():
+    assert "trainer.epochs" in RUN_FREE and "trainer.epochs" not in STUDY_FREE
+    a = settings(_cfg_with_hydra("model.hidden=8"), free=STUDY_FREE, swept=("model.hidden",))
+    b = settings(_cfg_with_hydra("model.hidden=32", "trainer.epochs=3"), free=STUDY_FREE, swept=("model.hidden",))
+    assert differences(a, b) == ["trainer.epochs: 100 → 3"]

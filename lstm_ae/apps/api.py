@@ -186,7 +186,9 @@ def in_memory_data(X: np.ndarray, val_fraction: float, seed: int) -> tuple[Seque
 
 
 def _train(prep, run_dir: Path):
-    trainer = Trainer(prep.model, prep.task, prep.optimizer_factory, prep.scheduler_cfg, run_dir, prep.trainer_cfg)
+    trainer = Trainer(
+        prep.model, prep.task, prep.optimizer_factory, prep.scheduler_cfg, run_dir, prep.trainer_cfg, pace=prep.pace
+    )
     return trainer.fit(prep.data.train, prep.data.val)
 
 

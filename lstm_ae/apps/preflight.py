@@ -37,9 +37,11 @@ MAX_PREFLIGHT_POINTS = 500
 
 
 def preflight_sweep(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
-    """Before a multirun starts: compose and validate every point of its comma-list grid, so a bad value
-    (model.hidden=16,abc) is one line and exit 2 before the first trial trains, not a failed trial later.
-    Points of sampled ranges (interval, range) are checked by each run as before."""
+    """Before a multirun starts: compose and validate every point of its comma-list grid (or, for a
+    sampled space, the config of its fixed settings), data files and what each point asks of this
+    machine included (not when the trials run elsewhere, on SLURM), so a bad value (model.hidden=16,abc,
+    a missing dataset.path) is one line and exit 2 before the first trial trains, not a failed trial
+    later. Sampled values (interval, range) are checked by each run."""
     import itertools
 
     from hydra import compose, initialize_config_dir
@@ -47,10 +49,12 @@ def preflight_sweep(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from lstm_ae.config import validate
-    from lstm_ae.errors import ConfigError
+    from lstm_ae.config import typed_process, validate
+    from lstm_ae.errors import ConfigError, DataError
+    from lstm_ae.run.runtime import check_machine
 
     args = [a for a in argv if not a.startswith("-") and "=" in a and not a.lstrip("+~").startswith("hydra")]
+    here = not any(a.startswith("hydra/launcher=submitit_slurm") for a in argv)
     try:
         parsed = OverridesParser.create().parse_overrides(args)
     except HydraException:
@@ -62,19 +66,58 @@ def preflight_sweep(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
         elif o.is_choice_sweep() and not o.is_hydra_override():
             values = list(o.sweep_string_iterator())
             axes.append([f"{text.split('=', 1)[0]}={v}" for v in values])
-        else:
-            return  # sampled spaces: each run validates its own values
-    points = list(itertools.islice(itertools.product(*axes), MAX_PREFLIGHT_POINTS)) if axes else []
-    if not points:
-        return
+    points = list(itertools.islice(itertools.product(*axes), MAX_PREFLIGHT_POINTS))
     with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
         for point in points:
             try:
-                validate(compose("config", overrides=[*fixed, *point]))
-            except (ConfigError, HydraException, OmegaConfBaseException) as exc:
-                first = first_line(exc)
-                print(f"error: {first} (grid point {' '.join(point)}); nothing was run", file=sys.stderr)
+                cfg = compose("config", overrides=[*fixed, *point])
+                model_cfg, _ = validate(cfg)
+                if here:
+                    check_machine(model_cfg, typed_process(cfg.process))
+            except (ConfigError, DataError, HydraException, OmegaConfBaseException) as exc:
+                where = f"grid point {' '.join(point)}" if point else "the sweep's fixed settings"
+                print(f"error: {first_line(exc)} ({where}); nothing was run", file=sys.stderr)
                 raise SystemExit(2) from None
+
+
+HYDRA_FLAGS_OWN_RUN = ("-h", "--help", "--hydra-help", "-c", "--cfg", "--info", "-i", "--shell-completion", "-sc")
+SKIP_PREFLIGHT = ("--config-dir", "-cd", "--config-name", "-cn", "--config-path", "-cp", "hydra.searchpath")
+
+
+def preflight_run(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
+    """Before a single run starts, with no torch loaded: compose the config as Hydra will, check it
+    (config.validate, run.runtime.check_machine) and the run folder (run.rerun.open_run_folder: refused
+    when it holds a run trained with other settings; set aside with trainer.resume=false; created).
+    A bad value is one line and exit 2, and nothing was written. Runs that change Hydra's config
+    search (config dir, name, search path) and Hydra's own commands (--help, --cfg) are left to Hydra;
+    the run checks the same things again when it starts."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from lstm_ae.config import typed_process, validate
+    from lstm_ae.errors import ConfigError, DataError
+    from lstm_ae.run.rerun import open_run_folder
+    from lstm_ae.run.runtime import check_machine
+
+    if any(a.split("=", 1)[0] in (*HYDRA_FLAGS_OWN_RUN, *SKIP_PREFLIGHT) for a in argv):
+        return
+    args = [a for a in argv if not a.startswith("-")]
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+            cfg = compose("config", overrides=args, return_hydra_config=True)
+        run_dir = Path(str(cfg.hydra.run.dir))
+    except (HydraException, OmegaConfBaseException):
+        return  # Hydra reports its own errors, in its words
+    try:
+        model_cfg, _ = validate(cfg)
+        check_machine(model_cfg, typed_process(cfg.process))
+        note = open_run_folder(cfg, run_dir)
+    except (ConfigError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if note:
+        print(note, file=sys.stderr)
 
 
 def check_sweeper_syntax(argv: list[str]) -> None:

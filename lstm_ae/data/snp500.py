@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lstm_ae.config import check_data_file
 from lstm_ae.data.base import Scaler, SequenceData, Series, Split, Units, check_fractions, split_counts
 from lstm_ae.errors import ConfigError, DataError, first_line
 
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 COLUMNS = ("symbol", "date", "open", "high", "low", "close", "volume")
 NUMERIC = ("open", "high", "low", "close", "volume")
 ALIASES = {"name": "symbol"}
-SOURCE = 'download the Kaggle dataset "S&P 500 stock prices 2014-2017" and set dataset.path=<its CSV>'
 SCALE_SCOPES = ("all", "inputs")
 SHOWN = ("AMZN", "GOOGL")  # drawn whole in FIGURE
 FIGURE = "snp500_stocks.png"
@@ -81,9 +81,7 @@ class WindowScaler(Scaler):
 # -- reading and cleaning ---------------------------------------------------------------------
 def read_csv(path: str | Path) -> pd.DataFrame:
     """Read and check the CSV; every problem is a one-line DataError naming the file."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise DataError(f"dataset.path={p}: file not found; {SOURCE}")
+    p = check_data_file(path)
     try:
         df = pd.read_csv(p, compression="infer", low_memory=False)
     except pd.errors.EmptyDataError:
@@ -180,6 +178,15 @@ def clean(df: pd.DataFrame, column: str = "high", source: str = "CSV") -> Cleane
     calendar = per_date.index[per_date.to_numpy() > n_sym / 2]
     dup = df.duplicated(["symbol", "date"], keep=False)
     dup_symbols = set(df.loc[dup, "symbol"].unique())
+    if dup_symbols:  # which row would win is unknowable: the rule is to drop the stock (docs/snp500.md)
+        first = df.loc[dup].iloc[0]
+        log.warning(
+            "%s: %d stock(s) have duplicated (date, symbol) rows, the first %s on %s; they are dropped",
+            source,
+            len(dup_symbols),
+            first["symbol"],
+            pd.Timestamp(first["date"]).date(),
+        )
     on_cal = df[df["date"].isin(calendar) & ~df["symbol"].isin(dup_symbols)]
     finite = np.isfinite(on_cal[column].to_numpy())
     rows = on_cal.groupby("symbol").size()
@@ -189,6 +196,10 @@ def clean(df: pd.DataFrame, column: str = "high", source: str = "CSV") -> Cleane
     keep = sorted(good.index[good.to_numpy() == n_days])
     short = sorted(set(symbols_all) - dup_symbols - set(rows.index[rows.to_numpy() == n_days]))
     missing = sorted(set(rows.index[rows.to_numpy() == n_days]) - set(keep))
+    if len(keep) == 0 and dup_symbols and not rows.size:
+        raise DataError(
+            f"{source}: no usable stock: every one of the {n_sym} symbols has duplicated (date, symbol) rows"
+        )
     if len(keep) == 0:
         raise DataError(
             f"{source}: no usable stock: none of {n_sym} symbols has a finite {column} on all {n_days} trading days"

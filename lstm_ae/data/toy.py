@@ -13,6 +13,7 @@ import torch
 
 from lstm_ae.data.base import SequenceData, Split, check_fractions, check_unit_range, split_counts
 from lstm_ae.errors import ConfigError
+from lstm_ae.machine import fits_in_memory
 
 DIP_FACTOR = 0.1
 DIP_HALF_WIDTH = 5
@@ -51,10 +52,21 @@ def load(
     if size < 3:
         raise ConfigError(f"dataset.size must be >= 3, got {size}")
     check_fractions("dataset.splits", splits)
+    # the float32 signals, their mask and the split copies: about four times the data
+    too_big = fits_in_memory(4 * 4 * size * length, f"dataset.size={size} x dataset.length={length}")
+    if too_big:
+        raise ConfigError(f"{too_big}; choose a smaller dataset.size")
     x, centres = generate(size, length, seed, dip_low, dip_high)
     check_unit_range("toy", x)
     perm = torch.randperm(size, generator=torch.Generator().manual_seed(seed + 1))
-    n_train, n_val, _ = split_counts(size, splits)
+    counts = split_counts(size, splits)
+    for split, count in zip(("train", "validation", "test"), counts):
+        if count < 1:
+            raise ConfigError(
+                f"dataset.size={size} with dataset.splits={list(splits)} leaves the {split} split empty; "
+                "allowed: a larger dataset.size or a larger fraction for it"
+            )
+    n_train, n_val, _ = counts
     parts = perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :]
     train, val, test = (Split(x[idx].unsqueeze(-1), meta={"dip_centre": centres[idx]}) for idx in parts)
     return SequenceData(name=name, train=train, val=val, test=test, kind="signal", value_label="signal value")

@@ -69,7 +69,14 @@ def run_cv(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
             fold_dir,
         )
         trainer = Trainer(
-            model, task, optimizer_factory, scheduler_cfg, fold_dir, trainer_cfg, seed=trainer_cfg.seed + fold
+            model,
+            task,
+            optimizer_factory,
+            scheduler_cfg,
+            fold_dir,
+            trainer_cfg,
+            seed=trainer_cfg.seed + fold,
+            pace=prep.pace,
         )
         outcome = trainer.fit(fdata.train, fdata.val)
         folds.append(

@@ -18,9 +18,10 @@ from omegaconf import DictConfig
 
 from lstm_ae.artifacts import write_json
 from lstm_ae.errors import ConfigError, DataError
-from lstm_ae.files import BEST_CKPT, METRICS, RESULT, RunStatus
+from lstm_ae.files import BEST_CKPT, FINISHED, METRICS, RESULT, RunStatus, read_result
 from lstm_ae.run.outputs import Tested, fmt_metrics, test_best, worst_value
 from lstm_ae.run.prepare import Prepared, prepare
+from lstm_ae.run.rerun import remove_failed_start
 from lstm_ae.train.trainer import Trainer, TrainOutcome
 
 log = logging.getLogger("lstm_ae")
@@ -38,10 +39,11 @@ def run_experiment(cfg: DictConfig) -> float:
         return value if math.isfinite(value) else worst_value(direction)
     except (ConfigError, DataError) as exc:
         result.update(status=RunStatus.FAILED, reason=str(exc), wall_time_s=time.perf_counter() - t_start)
-        write_json(out / RESULT, result)
+        record_failure(out, result)
         if multirun:
             log.error("error: %s", exc)
             return worst_value(direction)
+        remove_failed_start(out, f"{HydraConfig.get().job.name}.log")
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except Exception as exc:
@@ -50,9 +52,18 @@ def run_experiment(cfg: DictConfig) -> float:
         result.update(
             status=RunStatus.FAILED, reason=f"{type(exc).__name__}: {exc}", wall_time_s=time.perf_counter() - t_start
         )
-        write_json(out / RESULT, result)
+        record_failure(out, result)
         log.exception("trial failed")
         return worst_value(direction)
+
+
+def record_failure(out: Path, result: dict) -> None:
+    """Write a failed run's result.json, unless the folder already holds a finished result: a rerun
+    that fails never turns a finished run into a failed one."""
+    if read_result(out).get("status") in FINISHED:
+        log.info("%s keeps its finished result.json; this attempt failed: %s", out, result.get("reason"))
+        return
+    write_json(out / RESULT, result)
 
 
 def _run(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
@@ -113,6 +124,7 @@ def train(prep: Prepared, out: Path, trial_ctx) -> TrainOutcome:
         out,
         prep.trainer_cfg,
         epoch_callbacks=callbacks,
+        pace=prep.pace,
     )
     try:
         return trainer.fit(prep.data.train, prep.data.val)

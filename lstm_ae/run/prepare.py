@@ -25,10 +25,11 @@ from lstm_ae.config import (
     typed_scheduler,
     validate,
 )
-from lstm_ae.data.base import SequenceData
+from lstm_ae.data.base import SequenceData, concat, groups_of
 from lstm_ae.errors import ConfigError, DataError
+from lstm_ae.machine import usable_cores
 from lstm_ae.model.autoencoder import LSTMAutoencoder, Recipe
-from lstm_ae.run.runtime import auto_threads, is_applied, keep_freed_memory, usable_cores
+from lstm_ae.run.runtime import ThreadGovernor, auto_threads, check_machine, is_applied, keep_freed_memory
 from lstm_ae.train.tasks import Task
 from lstm_ae.train.trainer import effective_precision, resolve_device
 
@@ -74,6 +75,20 @@ def build_model(cfg_model, data: SequenceData, task: Task) -> LSTMAutoencoder:
     )
 
 
+def check_folds(k: int, data: SequenceData) -> None:
+    """Cross-validation re-partitions the train+validation groups (series, else items): at most one fold
+    per group."""
+    if k <= 1:
+        return
+    groups = len(np.unique(groups_of(concat([data.train, data.val]))))
+    if k > groups:
+        kind = "series" if data.train.names is not None else "items"
+        raise ConfigError(
+            f"dataset.cv_folds={k} is more than the {groups} train+validation {kind} to re-partition; "
+            f"allowed: 2 to {groups}"
+        )
+
+
 def warn_if_it_can_copy(hidden: int, data: SequenceData) -> None:
     values = data.seq_len * data.input_size
     if hidden >= values:
@@ -117,6 +132,7 @@ class Prepared:
     optimizer_factory: Any
     scheduler_cfg: SchedulerConfig | None
     n_params: int
+    pace: Any = None  # called between training steps: follows the machine's load (run.runtime.ThreadGovernor)
 
 
 def scheduler_config(cfg: DictConfig) -> SchedulerConfig | None:
@@ -128,33 +144,38 @@ def scheduler_config(cfg: DictConfig) -> SchedulerConfig | None:
     return scheduler
 
 
-def apply_process_settings(process_cfg: ProcessConfig) -> None:
+def apply_process_settings(process_cfg: ProcessConfig) -> ThreadGovernor | None:
     """The process section of a run: CPU threads (process.threads, else chosen from the cores this
-    process may use, the parallel trials and other processes' load: lstm_ae.run.runtime) and the
-    allocator (lstm_ae.run.runtime)."""
-    threads = process_cfg.threads
+    process may use, the parallel trials and other processes' load, and followed while training by the
+    returned ThreadGovernor: lstm_ae.run.runtime) and the allocator (lstm_ae.run.runtime)."""
+    threads, governor = process_cfg.threads, None
     if not threads:
+        share = max(1, usable_cores() // parallel_trials())
         threads, note = auto_threads(parallel_trials())
         if note:
             log.warning(note)
+        governor = ThreadGovernor(share)
     torch.set_num_threads(threads)
     if process_cfg.keep_freed_memory:
         keep_freed_memory()
+    return governor
 
 
 def prepare(cfg: DictConfig, data: SequenceData | None = None) -> Prepared:
     """Validate the config, load the data (or take the given data instead of cfg.dataset's), build the
     model; raise ConfigError/DataError on bad input."""
     model_cfg, trainer_cfg = validate(cfg)
+    check_machine(model_cfg, typed_process(cfg.process))
     task: Task = instantiate_node(cfg.task)
     optimizer_factory = instantiate_node(cfg.optimizer)
     scheduler_cfg = scheduler_config(cfg)
-    apply_process_settings(typed_process(cfg.process))
-    device = resolve_device(trainer_cfg.device)
-    seed_everything(trainer_cfg.seed)
     if data is None:
         data = instantiate_node(cfg.dataset)
-    task.check_data(data)
+    task.check_data(data)  # bad data is one line before the process settings say anything
+    check_folds(cfg.dataset.get("cv_folds") or 1, data)
+    pace = apply_process_settings(typed_process(cfg.process))
+    device = resolve_device(trainer_cfg.device)
+    seed_everything(trainer_cfg.seed)
     model = build_model(model_cfg, data, task)
     warn_if_it_can_copy(model_cfg.hidden, data)
     n_params = count_parameters(model)
@@ -178,4 +199,4 @@ def prepare(cfg: DictConfig, data: SequenceData | None = None) -> Prepared:
         effective_precision(device, trainer_cfg.precision),
         is_applied(),
     )
-    return Prepared(model_cfg, trainer_cfg, task, data, model, device, optimizer_factory, scheduler_cfg, n_params)
+    return Prepared(model_cfg, trainer_cfg, task, data, model, device, optimizer_factory, scheduler_cfg, n_params, pace)

@@ -12,18 +12,14 @@ import platform
 import sys
 import time
 
+from lstm_ae.errors import ConfigError
+from lstm_ae.machine import fits_in_memory, usable_cores
+
 log = logging.getLogger(__name__)
 
 
 SAMPLE_S = 0.2
 BUSY_THRESHOLD = 0.5  # cores kept busy by others before we adapt
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _cpu_times(cpus: set[int]) -> tuple[int, int]:
@@ -73,6 +69,21 @@ def set_wait_policy() -> None:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
+def check_machine(model_cfg, process_cfg) -> None:
+    """What a run asks of the machine it runs on, before anything is allocated: threads within the cores
+    this process may use (more only slow every process down), and the model's weights and gradients
+    within the memory available. One-line ConfigError otherwise."""
+    cores = usable_cores()
+    if process_cfg.threads > cores:
+        raise ConfigError(
+            f"process.threads={process_cfg.threads} is more than the {cores} core(s) this process may use; "
+            f"allowed: 0 (chosen from the free cores) or 1 to {cores}"
+        )
+    too_big = fits_in_memory(8 * model_cfg.min_parameters(), f"model.hidden={model_cfg.hidden} (weights and gradients)")
+    if too_big:
+        raise ConfigError(f"{too_big}; choose a smaller model.hidden")
+
+
 def auto_threads(parallel_trials: int = 1) -> tuple[int, str]:
     """Threads for a run that set none, and a warning when other processes take cores ("" if not)."""
     cores = usable_cores()
@@ -86,6 +97,71 @@ def auto_threads(parallel_trials: int = 1) -> tuple[int, str]:
         f"other processes keep {busy:.1f} of this process's {cores} cores busy: training with {threads} "
         "thread(s) (process.threads sets it)"
     )
+
+
+class OtherLoad:
+    """How many of this process's cores other processes kept busy since the last reading, without
+    sleeping: the busy time of those cores minus this process's own CPU time (all its threads)."""
+
+    def __init__(self) -> None:
+        self.cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+        self.hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.last = self._read()
+
+    def _read(self) -> tuple[float, float, float] | None:
+        try:
+            busy, _ = _cpu_times(self.cpus)
+        except (OSError, ValueError):
+            return None
+        own = os.times()
+        return time.monotonic(), busy / self.hz, own.user + own.system
+
+    def cores(self) -> float | None:
+        """Cores other processes kept busy since the previous call (None where /proc/stat is unreadable)."""
+        now, before = self._read(), self.last
+        self.last = now
+        if now is None or before is None or now[0] - before[0] <= 0:
+            return None
+        others = (now[1] - before[1]) - (now[2] - before[2])
+        return max(0.0, others / (now[0] - before[0]))
+
+
+class ThreadGovernor:
+    """For a run that set no process.threads: every `every_s` seconds of training (between steps, so
+    inside long epochs too) the other processes' load is read again and torch's thread count follows
+    it: the share of the cores when they are free, the cores the others leave (at least 1) when they
+    are not, since one spinning thread on a taken core costs up to 20x (docs/speed.md). One log line
+    per change; the thread count of each epoch is in metrics.csv."""
+
+    def __init__(self, share: int, every_s: float = 2.0) -> None:
+        self.share, self.every_s = share, every_s
+        self.load = OtherLoad()
+        self.due = time.monotonic() + every_s
+
+    def wanted(self, others: float) -> int:
+        if others < BUSY_THRESHOLD:
+            return self.share
+        return max(1, min(self.share, len(self.load.cpus) - round(others)))
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now < self.due:
+            return
+        self.due = now + self.every_s
+        others = self.load.cores()
+        if others is None:
+            return
+        import torch
+
+        threads, current = self.wanted(others), torch.get_num_threads()
+        if threads != current:
+            torch.set_num_threads(threads)
+            log.info(
+                "other processes now keep %.1f core(s) busy: training with %d thread(s) instead of %d",
+                others,
+                threads,
+                current,
+            )
 
 
 # glibc's malloc: keep freed memory inside the process for the next training step

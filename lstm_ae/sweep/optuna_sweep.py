@@ -45,6 +45,7 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.trial import TrialState
 
+from lstm_ae.config import STUDY_FREE, describe, differences, settings
 from lstm_ae.files import RESULT, SUMMARY_MD, RunStatus
 from lstm_ae.sweep import space as search
 from lstm_ae.sweep.liveness import OWNER_HOST, OWNER_PID, STATUS, Liveness, killed, pid_alive, this_host
@@ -62,6 +63,8 @@ log = logging.getLogger(__name__)
 ENDED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 SUMMARY_EVERY_S = 20.0  # the sweep summary is rebuilt at most this often while trials run, and at the end
 DEFAULT_N_TRIALS = 20  # trials of a sampled (not grid) search when hydra.sweeper.n_trials is not set
+SETTINGS_ATTR = "sweep_settings"  # study user attribute: the fixed settings its trials share (lstm_ae.fingerprint)
+SWEPT_ATTR = "swept"  # study user attribute: the names of the parameters it searches
 GRID_KEY = "grid_point"  # user attribute: the point (grid or lost configuration) a trial was queued for
 FIXED_SEED_SAMPLERS = ("optuna.samplers.QMCSampler",)  # keeps its place in the sequence in the study itself
 
@@ -138,8 +141,19 @@ class OptunaSweep:
         if self.storage_spec and is_journal(self.storage_spec):  # jobs may run elsewhere: make it absolute
             self.storage_spec = str(self.sweep_dir / Path(self.storage_spec).expanduser())
         self.study_name = None if study_name in (None, "") else str(study_name)
+        for key, value in (("n_trials", n_trials), ("n_jobs", n_jobs)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise search.SearchSpaceError(
+                    f"hydra.sweeper.{key}={value!r}; allowed: a whole number >= 1"
+                    + (" (or null: the whole grid, 20 sampled trials)" if key == "n_trials" else "")
+                    + (
+                        " (trials asked per batch; the launcher decides how many run at once)"
+                        if key == "n_jobs"
+                        else ""
+                    )
+                )
         self.n_trials = n_trials
-        self.n_jobs = max(1, int(n_jobs))
+        self.n_jobs = int(n_jobs)
         self.max_failure_rate = float(max_failure_rate)
         self.heartbeat = _heartbeat_settings(s.heartbeat_interval, s.grace_period)
         self.search_space = (
@@ -209,10 +223,10 @@ class OptunaSweep:
         runs first instead of being queued again."""
         waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
         done, running, _ = self.counts(study)
-        if grid is not None:
+        if grid is not None:  # the points of this grid nobody has run (a grown grid: only the new ones)
             taken = self.taken(study)
-            new = [p for p in grid if _key(p) not in taken][: max(0, self.n_jobs - waiting)]
-            batch = min(self.n_jobs, waiting + len(new), max(0, planned - done - running))
+            new = [p for p in grid[:planned] if _key(p) not in taken][: max(0, self.n_jobs - waiting)]
+            batch = min(self.n_jobs, waiting + len(new))
         else:
             batch = min(self.n_jobs, planned - done - running)
             new = self.lost_configurations(study)
@@ -300,7 +314,6 @@ class OptunaSweep:
         if pruner is not None and not isinstance(pruner, optuna.pruners.BasePruner):
             pruner = instantiate(pruner)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")  # as Hydra's basic sweeper does
         self.doing = "opening the study"
         with self.claim_lock():  # two sweepers starting at once must not both create the schema
             storage = open_storage(self.storage_spec, self.heartbeat)
@@ -320,6 +333,9 @@ class OptunaSweep:
                 f"{self.storage_spec} was created with {[d.name.lower() for d in study.directions]}; "
                 "use another hydra.sweeper.study_name or sweep folder"
             )
+        self.grid_space = search.growable(space) if grid is not None else space  # what the trials record
+        self.check_same_sweep(study, self.grid_space, grid)
+        OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")  # as Hydra's basic sweeper does
         log.info(
             "Study %r in %s: %s, %d trial(s) planned, direction %s, pruner %s",
             study.study_name,
@@ -362,9 +378,10 @@ class OptunaSweep:
             _, _, failed = self.counts(study)
             if failed > self.max_failure_rate * planned:
                 self.write_summary(study)
-                raise RuntimeError(
+                raise IncompleteSweep(
                     f"sweep stopped: {failed} of {planned} planned trials failed, more than "
-                    f"hydra.sweeper.max_failure_rate={self.max_failure_rate}; see {self.sweep_dir}/summary.md"
+                    f"hydra.sweeper.max_failure_rate={self.max_failure_rate} ({failure_reasons(study)}); "
+                    f"see {self.sweep_dir / SUMMARY_MD}"
                 )
         self.write_summary(study)
         self.finish(study)
@@ -402,8 +419,47 @@ class OptunaSweep:
             self.reseed = lambda seed: cls(**{**built, "seed": seed})
         return cls(**built), False
 
+    def check_same_sweep(self, study: optuna.Study, space: dict, grid: list | None) -> None:
+        """Before trial 0: a study continues only the sweep it was made by. Its fixed settings
+        (lstm_ae.fingerprint, epochs included) and the names of its parameters must match, and its
+        parameters must take this space's values; a grid may grow or shrink. One line otherwise."""
+        fixed = settings(self.config, free=STUDY_FREE, swept=tuple(space))
+        attrs = study.user_attrs
+        if SETTINGS_ATTR in attrs:
+            diffs = differences(attrs[SETTINGS_ATTR], fixed)
+            old_swept, new_swept = sorted(attrs.get(SWEPT_ATTR, [])), sorted(space)
+            if old_swept != new_swept:
+                diffs.insert(
+                    0, f"swept parameters: {', '.join(old_swept) or 'none'} → {', '.join(new_swept) or 'none'}"
+                )
+            if diffs:
+                raise search.SearchSpaceError(
+                    f"study {study.study_name!r} in {self.storage_spec} was swept with other settings ({describe(diffs)}); "
+                    "nothing was run: use a new hydra.sweep.dir (or hydra.sweeper.study_name), or the same settings"
+                )
+        held = {}
+        for t in study.get_trials(deepcopy=False):
+            held.update(t.distributions)
+        for name, dist in space.items():
+            problem = search.incompatible(name, held[name], dist) if name in held else ""
+            if problem:
+                raise search.SearchSpaceError(problem)
+        if SETTINGS_ATTR not in attrs:
+            study.set_user_attr(SETTINGS_ATTR, fixed)
+            study.set_user_attr(SWEPT_ATTR, sorted(space))
+        if grid is not None:
+            points = {_key(p) for p in grid}
+            others = {trial_grid_key(t) for t in study.get_trials(deepcopy=False) if t.state in ENDED_STATES}
+            extra = len(others - points - {None})
+            if extra:
+                log.info(
+                    "study %r holds %d grid point(s) beyond this grid: kept, not rerun, and shown in the summary",
+                    study.study_name,
+                    extra,
+                )
+
     def _overrides(self, trial: optuna.Trial, space: dict, fixed: dict, study: optuna.Study, pass_trial: bool) -> list:
-        values = search.suggest(trial, space)
+        values = search.suggest(trial, self.grid_space)
         if self.extend_space is not None:  # hydra-optuna-sweeper's custom_search_space(cfg, trial)
             self.extend_space(self.config, trial)
             values = dict(trial.params)
@@ -575,6 +631,17 @@ class OptunaSweep:
         log.info("Summary: %s", self.sweep_dir / SUMMARY_MD)
         if self.storage_spec:
             log.info("Study: %s (optuna-dashboard %s)", self.storage_spec, self.storage_spec)
+
+
+def failure_reasons(study: optuna.Study, limit: int = 2) -> str:
+    """The commonest reasons of the study's failed trials, with counts, on one line."""
+    reasons: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        if not killed(t):
+            reason = str(t.user_attrs.get("reason") or "no reason recorded").splitlines()[0][:160]
+            reasons[reason] = reasons.get(reason, 0) + 1
+    common = sorted(reasons.items(), key=lambda kv: -kv[1])[:limit]
+    return "; ".join(f"{n}x {reason}" for reason, n in common) or "no failed trial recorded"
 
 
 def _heartbeat_settings(interval: Any, grace: Any) -> tuple[int, int] | None:

@@ -135,6 +135,38 @@ def is_discrete(space: dict[str, BaseDistribution]) -> bool:
     return all(isinstance(d, CategoricalDistribution) for d in space.values())
 
 
+def growable(space: dict[str, BaseDistribution]) -> dict[str, BaseDistribution]:
+    """The space a grid's trials record: a categorical of numbers becomes an int or float range over
+    them. Optuna refuses another choice list for a parameter a study already holds, but takes other
+    bounds, so a grid of numbers (model.hidden=8,16 then 8,16,32) can grow in the same study."""
+    out = {}
+    for name, dist in space.items():
+        choices = dist.choices if isinstance(dist, CategoricalDistribution) else ()
+        numbers = choices and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices)
+        if not numbers:
+            out[name] = dist
+        elif all(isinstance(c, int) for c in choices):
+            out[name] = IntDistribution(min(choices), max(choices))
+        else:
+            out[name] = FloatDistribution(float(min(choices)), float(max(choices)))
+    return out
+
+
+def incompatible(name: str, held: BaseDistribution, new: BaseDistribution) -> str:
+    """'' when a study holding `held` for a parameter takes trials with `new`, else why not (one line)."""
+    from optuna.distributions import check_distribution_compatibility
+
+    try:
+        check_distribution_compatibility(held, new)
+    except ValueError:
+        held_text = list(held.choices) if isinstance(held, CategoricalDistribution) else type(held).__name__
+        return (
+            f"{name}: the study holds it as {held_text}; Optuna cannot take other values for it in the same "
+            "study: use a new hydra.sweep.dir (or hydra.sweeper.study_name)"
+        )
+    return ""
+
+
 def suggest(trial, space: dict[str, BaseDistribution]) -> dict[str, Any]:
     """Ask the trial for a value of each parameter through Optuna's public suggest API."""
     values = {}

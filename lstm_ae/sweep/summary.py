@@ -145,6 +145,8 @@ def inert_parameters(df: pd.DataFrame, swept: list[str], rel: float = 1e-5) -> l
     """Swept parameters whose values changed nothing: among completed trials that differ only in this
     parameter, the objective is the same (to rel) in every such group."""
     ok = df[df["status"].isin(FINISHED) & df["objective"].notna()]
+    if ok.empty:
+        return []
     inert = []
     for name in swept:
         others = [c for c in swept if c != name]

@@ -141,6 +141,11 @@ class PredictTask(Task):
     def check_data(self, data) -> None:
         if data.seq_len < 3:
             raise ConfigError(f"task=predict needs sequences of length >= 3, dataset={data.name} has {data.seq_len}")
+        if data.input_size != 1:  # the forecasts and their references are of one value per step
+            raise ConfigError(
+                f"task=predict forecasts one value per step; dataset={data.name} has {data.input_size} features "
+                "per step (allowed: toy, snp500, mnist with dataset.input=pixel, or a dataset of one feature)"
+            )
 
     def split_batch(self, x):
         return x[:, :-1], x[:, 1:]

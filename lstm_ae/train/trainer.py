@@ -164,10 +164,12 @@ class Trainer:
         seed: int | None = None,
         epoch_callbacks: list[Callable[[int, float], None]] | None = None,
         tracker: Tracker | None = None,
+        pace: Callable[[], None] | None = None,
     ) -> None:
         """cfg: the validated trainer section (lstm_ae.config.TrainerConfig); seed overrides cfg.seed
         (cross-validation folds); epoch_callbacks(epoch, objective) run after each epoch and may raise;
-        tracker: TensorBoard events and progress bar (default: lstm_ae.train.tracking.Tracker of run_dir)."""
+        tracker: TensorBoard events and progress bar (default: lstm_ae.train.tracking.Tracker of run_dir);
+        pace() runs between training steps (the run's thread governor: lstm_ae.run.runtime)."""
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
         self.model = model.to(self.device)
@@ -178,6 +180,7 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.grad_clip = cfg.grad_clip or None
         self.epoch_callbacks = epoch_callbacks or []
+        self.pace = pace
         self.tracker = tracker if tracker is not None else Tracker(self.run_dir)
         self.shuffle_gen = torch.Generator().manual_seed(cfg.seed if seed is None else seed)
         self.scheduler = None
@@ -326,6 +329,8 @@ class Trainer:
             grad_norm_max = max(grad_norm_max, norm)
             clipped += bool(self.grad_clip) and norm > self.grad_clip
             loss_value = float(loss.detach())
+            if self.pace is not None:
+                self.pace()
             sums["loss"] = sums.get("loss", 0.0) + loss_value * weight
             self.tracker.step(epoch, self.cfg.epochs, step, steps_per_epoch, loss_value)
             for key, value in parts.items():
@@ -394,7 +399,7 @@ class Trainer:
             self._scheduler_step("epoch", objective)
             row = {"epoch": epoch, **{f"train_{k}": v for k, v in means.items()}, **val_metrics,
                    "lr": self.optimizer.param_groups[0]["lr"], **grads,
-                   "epoch_time_s": time.perf_counter() - t0}  # fmt: skip
+                   "epoch_time_s": time.perf_counter() - t0, "threads": torch.get_num_threads()}  # fmt: skip
             improved = self._record_epoch(row, objective, loop)
             self.tracker.epoch_end(row, self.model, self.task, val)
             elapsed = time.perf_counter() - t_start
