@@ -96,8 +96,11 @@ def load_checkpoint(path: Path) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt, truncated or foreign (pickled objects) files
-        first = first_line(exc)
-        raise ValueError(f"{path}: not a readable lstm-ae checkpoint ({first})") from None
+        why = "" if "weights_only" in str(exc) else f" ({first_line(exc, 160)})"  # not torch's unpickling advice
+        raise ValueError(
+            f"{path}: not a readable lstm-ae checkpoint{why}: corrupt, truncated, or not written by lstm-ae "
+            "(only tensors are ever loaded from it)"
+        ) from None
     if not isinstance(obj, dict) or "model" not in obj:
         raise ValueError(f"{path}: not an lstm-ae checkpoint (no 'model' state)")
     return obj

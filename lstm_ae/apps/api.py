@@ -24,7 +24,7 @@ import torch
 
 from lstm_ae.artifacts import load_checkpoint
 from lstm_ae.data.base import SequenceData, Split
-from lstm_ae.errors import ConfigError
+from lstm_ae.errors import ConfigError, first_line
 from lstm_ae.files import BEST_CKPT
 from lstm_ae.model.autoencoder import LSTMAutoencoder, Recipe
 from lstm_ae.run import prepare as pipeline
@@ -36,6 +36,18 @@ FORMAT = "lstm_ae.api/1"
 
 def as_sequences(X: Any, name: str = "X") -> np.ndarray:
     """X as a float32 (N, T, F) array; ConfigError (one line) for anything else."""
+    try:
+        return _as_sequences(X, name)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(
+            f"{name} must be numbers shaped (N, T, F) (a numpy array, a torch tensor or a list of (T, F) "
+            f"arrays); got {type(X).__name__}: {first_line(exc, 120)}"
+        ) from None
+
+
+def _as_sequences(X: Any, name: str) -> np.ndarray:
     if isinstance(X, (list, tuple)):
         if not X:
             raise ConfigError(f"{name} is empty; give at least one sequence")

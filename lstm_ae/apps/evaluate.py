@@ -61,6 +61,15 @@ def compose_run_config(run: Path, overrides: list[str]):
             return compose(config_name="config", overrides=overrides)
     except (HydraException, OmegaConfBaseException) as exc:
         first = first_line(exc)
+        saved_cfg = OmegaConf.load(saved)
+        for o in overrides:  # a key the run's dataset does not have: say what the run read instead
+            key = o.split("=", 1)[0].lstrip("+~")
+            if key.startswith("dataset.") and OmegaConf.select(saved_cfg, key, default=None) is None:
+                name = saved_cfg.dataset.get("name", "?")
+                raise ConfigError(
+                    f"{key}: the run's dataset ({name}) has no such key, so there is nothing to replace; "
+                    f"its dataset keys: {', '.join(k for k in saved_cfg.dataset if k != '_target_')}"
+                ) from None
         raise ConfigError(f"overrides {' '.join(overrides)}: {first}") from None
     finally:
         GlobalHydra.instance().clear()

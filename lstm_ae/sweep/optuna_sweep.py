@@ -333,8 +333,7 @@ class OptunaSweep:
                 f"{self.storage_spec} was created with {[d.name.lower() for d in study.directions]}; "
                 "use another hydra.sweeper.study_name or sweep folder"
             )
-        self.grid_space = search.growable(space) if grid is not None else space  # what the trials record
-        self.check_same_sweep(study, self.grid_space, grid)
+        self.grid_space = self.check_same_sweep(study, space, grid)  # what the trials record
         OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")  # as Hydra's basic sweeper does
         log.info(
             "Study %r in %s: %s, %d trial(s) planned, direction %s, pruner %s",
@@ -419,10 +418,12 @@ class OptunaSweep:
             self.reseed = lambda seed: cls(**{**built, "seed": seed})
         return cls(**built), False
 
-    def check_same_sweep(self, study: optuna.Study, space: dict, grid: list | None) -> None:
+    def check_same_sweep(self, study: optuna.Study, space: dict, grid: list | None) -> dict:
         """Before trial 0: a study continues only the sweep it was made by. Its fixed settings
-        (lstm_ae.fingerprint, epochs included) and the names of its parameters must match, and its
-        parameters must take this space's values; a grid may grow or shrink. One line otherwise."""
+        (lstm_ae.config.settings, epochs included) and the names of its parameters must match, and its
+        parameters must take this space's values; a grid may grow or shrink. One line otherwise.
+        Returns the space its trials record: for a grid, numbers as ranges (search.growable), except
+        where the study already holds the same choices as a categorical."""
         fixed = settings(self.config, free=STUDY_FREE, swept=tuple(space))
         attrs = study.user_attrs
         if SETTINGS_ATTR in attrs:
@@ -440,6 +441,9 @@ class OptunaSweep:
         held = {}
         for t in study.get_trials(deepcopy=False):
             held.update(t.distributions)
+        if grid is not None:
+            grown = search.growable(space)
+            space = {n: space[n] if held.get(n) == space[n] else grown[n] for n in space}
         for name, dist in space.items():
             problem = search.incompatible(name, held[name], dist) if name in held else ""
             if problem:
@@ -457,6 +461,7 @@ class OptunaSweep:
                     study.study_name,
                     extra,
                 )
+        return space
 
     def _overrides(self, trial: optuna.Trial, space: dict, fixed: dict, study: optuna.Study, pass_trial: bool) -> list:
         values = search.suggest(trial, self.grid_space)

@@ -150,7 +150,8 @@ def inert_parameters(df: pd.DataFrame, swept: list[str], rel: float = 1e-5) -> l
     inert = []
     for name in swept:
         others = [c for c in swept if c != name]
-        keys = ok[others].astype(str).agg("|".join, axis=1) if others else pd.Series("", index=ok.index)
+        # map(str): pandas' string dtype keeps a missing value as NaN, which join cannot take
+        keys = ok[others].map(str).agg("|".join, axis=1) if others else pd.Series("", index=ok.index)
         groups = [g["objective"] for _, g in ok.groupby(keys) if g[name].astype(str).nunique() > 1]
         if groups and all(g.max() - g.min() <= rel * max(abs(g.mean()), 1e-12) for g in groups):
             inert.append(name)

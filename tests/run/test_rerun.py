@@ -48,12 +48,12 @@ def test_a_run_folder_continues_only_with_its_own_settings(tmp_path):
         assert snapshot(run) == before  # a refusal touches nothing: result.json, .hydra, weights
     longer = run_cli(*TINY, "model.hidden=16", "trainer.epochs=3", f"hydra.run.dir={run}")
     assert longer.returncode == 0, longer.stderr[-2000:]
-    assert "resuming from" in longer.stderr and read_result(run)["epochs_run"] == 3
+    assert "resuming from" in longer.stdout + longer.stderr and read_result(run)["epochs_run"] == 3
     over = run_cli(*TINY, "model.hidden=32", "trainer.resume=false", f"hydra.run.dir={run}")
     assert over.returncode == 0, over.stderr[-2000:]
     kept = list((run / PREVIOUS).iterdir())
     assert len(kept) == 1 and read_result(kept[0])["epochs_run"] == 3  # the old run, whole
-    assert "resuming" not in over.stderr and read_result(run)["epochs_run"] == 2
+    assert "resuming" not in over.stdout + over.stderr and read_result(run)["epochs_run"] == 2
 
 
 @pytest.mark.slow
@@ -83,5 +83,5 @@ def test_a_study_continues_only_its_own_sweep_and_its_grid_can_grow(tmp_path):
     assert "| 32 |" in (sweep / "summary.md").read_text()
     shrunk = run_cli("-m", *common, "model.hidden=choice(8)")
     assert shrunk.returncode == 0, shrunk.stderr[-2000:]
-    assert "holds 2 grid point(s) beyond this grid" in shrunk.stderr
+    assert "holds 2 grid point(s) beyond this grid" in shrunk.stdout + shrunk.stderr
     assert len(optuna.load_study(study_name=summary.study_name, storage=storage).trials) == 3
