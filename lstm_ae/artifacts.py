@@ -15,8 +15,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from lstm_ae.errors import first_line
 
 
@@ -79,6 +77,8 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def save_torch(path: Path, obj: Any) -> None:
+    import torch  # here, not at the top: the config checks that use this module answer before torch loads
+
     buf = io.BytesIO()
     torch.save(obj, buf)
     _atomic_write_bytes(path, buf.getvalue())
@@ -93,6 +93,8 @@ def save_figure(fig, path: Path, dpi: int = 110) -> None:
 
 def load_checkpoint(path: Path) -> dict:
     """Load a checkpoint safely: weights_only=True never executes code from the file."""
+    import torch
+
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt, truncated or foreign (pickled objects) files

@@ -117,9 +117,24 @@ def test_sampler_search_space_runs_n_trials(tmp_path):
 def test_too_many_failures_stop_the_sweep_with_a_clear_message(tmp_path):
     sweep_dir = tmp_path / "bad"
     proc = run_cli("-m", *FAST, "optimizer.lr=1e100,1e200,1e300", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
-    assert proc.returncode != 0
-    assert "max_failure_rate" in proc.stderr
+    assert proc.returncode == 3
+    last = proc.stderr.strip().splitlines()[-1]  # one line: how many, the commonest reasons, where to look
+    assert last.startswith("error: sweep stopped: 2 of 3 planned trials failed") and "max_failure_rate" in last
+    assert "2x " in last and str(sweep_dir / "summary.md") in last and "Traceback" not in proc.stderr[-500:]
     assert len(pd.read_csv(sweep_dir / "summary.csv")) == 2  # stopped after the 2nd of 3 failures (> 0.5 x 3)
+
+
+@pytest.mark.parametrize(
+    ("setting", "fragment"),
+    [("hydra.sweeper.n_trials=0", "hydra.sweeper.n_trials=0; allowed: a whole number >= 1 (or null"),
+     ("hydra.sweeper.n_jobs=-1", "hydra.sweeper.n_jobs=-1; allowed: a whole number >= 1")],
+)  # fmt: skip
+def test_a_sweep_that_cannot_run_is_one_line_and_leaves_no_study(setting, fragment, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    proc = run_cli("-m", *FAST, "optimizer.lr=0.01,0.02", setting, f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and fragment in lines[0], proc.stderr[-2000:]
+    assert not (sweep_dir / "optuna.db").exists()
 
 
 @pytest.mark.slow
