@@ -118,6 +118,18 @@ class GridSamplerConf:
 
 
 @dataclass
+class GPSamplerConf:
+    """Optuna's Gaussian-process sampler (needs scipy: pip install 'lstm-ae[gp]')."""
+
+    _target_: str = "optuna.samplers.GPSampler"
+    seed: Any = None
+    n_startup_trials: Any = None
+    deterministic_objective: Any = None
+    independent_sampler: Any = None
+    warn_independent_sampling: Any = None
+
+
+@dataclass
 class BruteForceSamplerConf:
     _target_: str = "optuna.samplers.BruteForceSampler"
     seed: Any = None
@@ -162,6 +174,7 @@ for name, node in (
     ("nsgaii", NSGAIISamplerConf),
     ("motpe", MOTPESamplerConf),
     ("qmc", QMCSamplerConf),
+    ("gp", GPSamplerConf),
     ("grid", GridSamplerConf),
     ("bruteforce", BruteForceSamplerConf),
 ):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib
 import inspect
 import json
 import logging
@@ -66,7 +67,13 @@ DEFAULT_N_TRIALS = 20  # trials of a sampled (not grid) search when hydra.sweepe
 SETTINGS_ATTR = "sweep_settings"  # study user attribute: the fixed settings its trials share (lstm_ae.fingerprint)
 SWEPT_ATTR = "swept"  # study user attribute: the names of the parameters it searches
 GRID_KEY = "grid_point"  # user attribute: the point (grid or lost configuration) a trial was queued for
-FIXED_SEED_SAMPLERS = ("optuna.samplers.QMCSampler",)  # keeps its place in the sequence in the study itself
+FIXED_SEED_SAMPLERS = ("optuna.samplers.QMCSampler",)
+# samplers whose package Optuna imports only when they first sample: (module, the extra that installs it)
+SAMPLER_NEEDS = {
+    "optuna.samplers.CmaEsSampler": ("cmaes", "cmaes"),
+    "optuna.samplers.QMCSampler": ("scipy", "qmc"),
+    "optuna.samplers.GPSampler": ("scipy", "gp"),
+}  # keeps its place in the sequence in the study itself
 
 
 def _key(params: dict[str, Any]) -> str:
@@ -310,6 +317,7 @@ class OptunaSweep:
                 log.warning("running %d of the %d grid points (hydra.sweeper.n_trials=%d)", planned, len(grid), planned)
         else:
             planned = DEFAULT_N_TRIALS if self.n_trials is None else int(self.n_trials)
+        log.info(search_mode(space, grid, planned, type(self.sampler).__name__, sampler_is_grid))
         pruner = self.pruner_cfg
         if pruner is not None and not isinstance(pruner, optuna.pruners.BasePruner):
             pruner = instantiate(pruner)
@@ -402,6 +410,12 @@ class OptunaSweep:
         self.seed = kwargs.get("seed")
         if target == "optuna.samplers.GridSampler":
             return None, True
+        module, extra = SAMPLER_NEEDS.get(target, (None, None))
+        if module is not None and not _importable(module):
+            raise search.SearchSpaceError(
+                f"{target.rsplit('.', 1)[-1]} (hydra/sweeper/sampler={extra}) needs the package {module}: "
+                f"pip install 'lstm-ae[{extra}]' (or pip install {module}); nothing was run"
+            )
         cls = get_method(target)
         accepted = inspect.signature(cls).parameters
         unknown = [k for k in kwargs if k not in accepted]
@@ -636,6 +650,30 @@ class OptunaSweep:
         log.info("Summary: %s", self.sweep_dir / SUMMARY_MD)
         if self.storage_spec:
             log.info("Study: %s (optuna-dashboard %s)", self.storage_spec, self.storage_spec)
+
+
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def search_mode(space: dict, grid: list | None, planned: int, sampler: str, asked_for_grid: bool) -> str:
+    """One line saying how the trials are chosen, and why."""
+    if grid is not None:
+        why = "hydra/sweeper/sampler=grid" if asked_for_grid else "every swept parameter is a comma list or choice()"
+        return f"search: the grid of {len(grid)} point(s), each run once ({why}); {planned} planned"
+    sampled = [name for name, d in space.items() if not isinstance(d, optuna.distributions.CategoricalDistribution)]
+    why = (
+        f"{', '.join(sampled)} {'is' if len(sampled) == 1 else 'are'} a range or interval"
+        if sampled
+        else "hydra.sweeper.grid_for_choices=false"
+        if space
+        else "no parameter is swept"
+    )
+    return f"search: {sampler} draws {planned} trial(s) over {', '.join(space) or 'nothing'} ({why})"
 
 
 def failure_reasons(study: optuna.Study, limit: int = 2) -> str:

@@ -4,7 +4,8 @@ Optuna distributions, the grid of a discrete space, and a trial's values turned 
 The grammar is Hydra's override grammar, as hydra-optuna-sweeper reads it:
 
     x=1,2,3 | x=choice(a,b)        categorical
-    x=range(1,10,2)                the values Hydra lists for it (stop excluded, as in Python)
+    x=range(1,10,2)                the values Hydra lists for it (stop excluded, as in Python), drawn
+                                   by the sampler (a grid only with hydra/sweeper/sampler=grid)
     x=interval(0.1,1)              float; int(interval(1,8)) or integer ends give an integer
     x=tag(log,interval(1e-4,1e-1)) log scale
     x=5                            fixed: passed to every trial
@@ -39,13 +40,12 @@ def distribution(override: Override) -> BaseDistribution:
         values = list(override.sweep_iterator())
         if not values:
             raise SearchSpaceError(f"{name}: {override.input_line} lists no value")
+        if values[0] > values[-1]:  # a descending range: its values as listed
+            return CategoricalDistribution(values)
         if all(isinstance(v, int) for v in values):
-            return (
-                IntDistribution(values[0], values[-1], step=int(value.step))
-                if values[0] <= values[-1]
-                else (CategoricalDistribution(values))
-            )
-        return CategoricalDistribution(values)  # float ranges: exactly the values Hydra lists
+            return IntDistribution(values[0], values[-1], step=int(value.step))
+        # a float range: the values Hydra lists, as a stepped float the sampler draws from (not a grid)
+        return FloatDistribution(float(values[0]), float(values[-1]), step=float(value.step))
     if isinstance(value, IntervalSweep):
         log = "log" in value.tags
         if value.start >= value.end:

@@ -290,6 +290,7 @@ def _rows(symbols=("AAA", "BBB", "CCC", "DDD"), days=5, holes=False, header=True
         ("header_only.csv", GOOD, "no data rows"),
         ("no_stock.csv", _rows(holes=True), "no usable stock"),
         ("two_stocks.csv", _rows(("AAA", "BBB")), "only 2 usable stock(s)"),
+        ("all_twice.csv", _rows() + _rows(header=False), "every one of the 4 symbols has duplicated (date, symbol)"),
     ],
 )
 def test_bad_csv_one_line_errors(tmp_path, name, content, expected):
@@ -328,3 +329,16 @@ def test_small_clean_csv_and_name_alias(tmp_path):
     data = snp500.load(path=str(path), seq_len=3, splits=(0.5, 0.25, 0.25))
     assert data.stats["stocks_kept"] == 4 and data.stats["dropped_fewer_days"] == 1
     assert data.stats["windows_per_stock"] == 2 and len(data.train) == 4
+
+
+def test_duplicated_rows_drop_their_stock_with_one_line_naming_the_first(tmp_path, caplog):
+    """Which of two rows for the same (date, symbol) is right is unknowable: the stock is dropped, and
+    the log names the first duplicate."""
+    path = tmp_path / "dups.csv"
+    body = _rows(("AAA", "BBB", "CCC", "DDD", "EEE"), days=6)
+    path.write_text(body + "CCC,2016-01-05,1.0,9.0,0.5,1.5,100\n")
+    with caplog.at_level("WARNING"):
+        data = snp500.load(path=str(path), seq_len=3, splits=(0.5, 0.25, 0.25))
+    assert data.stats["stocks_kept"] == 4 and data.stats["dropped_duplicate_dates"] == 1
+    (line,) = [r.getMessage() for r in caplog.records if "duplicated" in r.getMessage()]
+    assert "1 stock(s) have duplicated (date, symbol) rows, the first CCC on 2016-01-05; they are dropped" in line

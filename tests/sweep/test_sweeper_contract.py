@@ -83,6 +83,49 @@ def test_config_written_for_hydra_optuna_sweeper_runs_unchanged(tmp_path):
     assert runs[0] == runs[1]  # the seeded sampler makes the sweep reproducible
 
 
+def test_a_float_range_beside_a_choice_is_drawn_by_the_sampler_not_run_as_a_grid(tmp_path):
+    """Upstream's own example: range(-5.5, 5.5, step=0.5) and choice(-5, 0, 5) with TPE, seed 123, 20
+    trials. A grid would run its first 20 points in order (x only up to -2.5, best 6.25)."""
+    sweep = tmp_path / "tpe"
+    proc = run_app(
+        "-m",
+        "x=range(-5.5,5.5,step=0.5)",
+        "y=choice(-5,0,5)",
+        "hydra/sweeper/sampler=tpe",
+        "hydra.sweeper.sampler.seed=123",
+        "hydra.sweeper.n_trials=20",
+        f"hydra.sweeper.storage=sqlite:///{sweep}/optuna.db",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "search: TPESampler draws 20 trial(s) over x, y (x is a range or interval)" in proc.stdout + proc.stderr
+    study = load(f"sqlite:///{sweep}/optuna.db")
+    xs = [t.params["x"] for t in study.trials]
+    assert len(study.trials) == 20 and max(xs) > -2.5  # not the grid's first 20 points
+    assert all(x in [-5.5 + 0.5 * i for i in range(22)] for x in xs)  # the values range() lists
+    assert study.best_value <= 1.0
+
+
+def test_a_sampler_whose_package_is_missing_is_one_line_before_trial_0(tmp_path):
+    """cmaes unimportable (a stub that raises ImportError first on the path): one line naming the pip
+    install, exit 2, and no trial left RUNNING; with the package (the dev install has it) 20 trials run."""
+    stub = tmp_path / "stub" / "cmaes"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text("raise ImportError('No module named cmaes')\n")
+    storage = f"sqlite:///{tmp_path}/cma.db"
+    args = ["-m", "x=interval(-5,5)", "y=interval(-5,5)", "hydra/sweeper/sampler=cmaes", "hydra.sweeper.n_trials=20",
+            f"hydra.sweeper.storage={storage}", f"hydra.sweep.dir={tmp_path / 'cma'}"]  # fmt: skip
+    proc = run_app(*args, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "stub")})
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
+    assert "needs the package cmaes: pip install 'lstm-ae[cmaes]'" in lines[0]
+    assert not optuna.get_all_study_summaries(storage) or not load(storage).trials
+    proc = run_app(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [t.state.name for t in load(storage).trials] == ["COMPLETE"] * 20
+
+
 def test_multi_objective_study_reports_the_pareto_front(tmp_path):
     sweep = tmp_path / "mo"
     proc = run_app(
