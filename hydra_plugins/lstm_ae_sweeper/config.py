@@ -164,6 +164,43 @@ class HyperbandPrunerConf:
     reduction_factor: int = 3
 
 
+@dataclass
+class PercentilePrunerConf:
+    _target_: str = "optuna.pruners.PercentilePruner"
+    percentile: float = 25.0  # prune below the best 25 % at the same step
+    n_startup_trials: int = 5
+    n_warmup_steps: int = 3
+    interval_steps: int = 1
+
+
+@dataclass
+class PatientPrunerConf:
+    """Prunes after `patience` steps without improvement (no wrapped pruner: patience alone)."""
+
+    _target_: str = "optuna.pruners.PatientPruner"
+    wrapped_pruner: Any = None
+    patience: int = 5
+    min_delta: float = 0.0
+
+
+@dataclass
+class ThresholdPrunerConf:
+    _target_: str = "optuna.pruners.ThresholdPruner"
+    lower: Any = None
+    upper: Any = None  # e.g. 0.09: a toy reconstruction worse than the mean signal after the warm-up
+    n_warmup_steps: int = 3
+    interval_steps: int = 1
+
+
+@dataclass
+class WilcoxonPrunerConf:
+    """For objectives averaged over folds or seeds: steps are the folds, reported in a fixed order."""
+
+    _target_: str = "optuna.pruners.WilcoxonPruner"
+    p_threshold: float = 0.1
+    n_startup_steps: int = 2
+
+
 cs = ConfigStore.instance()
 for name in ("optuna", "lstm_ae_optuna"):
     cs.store(group="hydra/sweeper", name=name, node=OptunaSweeperConf, provider="lstm_ae")
@@ -184,5 +221,9 @@ for name, node in (
     ("median", MedianPrunerConf),
     ("successive_halving", SuccessiveHalvingPrunerConf),
     ("hyperband", HyperbandPrunerConf),
+    ("percentile", PercentilePrunerConf),
+    ("patient", PatientPrunerConf),
+    ("threshold", ThresholdPrunerConf),
+    ("wilcoxon", WilcoxonPrunerConf),
 ):
     cs.store(group="hydra/sweeper/pruner", name=name, node=node, provider="lstm_ae")

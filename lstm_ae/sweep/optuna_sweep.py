@@ -302,6 +302,14 @@ class OptunaSweep:
             ) from exc
 
     def _sweep(self, arguments: list[str]) -> list:
+        if self.search_space and self.params:
+            warnings.warn(
+                "hydra.sweeper.params and the deprecated hydra.sweeper.search_space are both set: using params "
+                "(as hydra-optuna-sweeper does)",
+                UserWarning,
+                stacklevel=2,
+            )
+            self.search_space = None
         space = search.from_search_space(self.search_space)
         swept, fixed = search.parse([*search.params_as_overrides(self.params), *arguments])
         space.update(swept)
@@ -309,7 +317,9 @@ class OptunaSweep:
             space.pop(name, None)
         self.sampler, sampler_is_grid = self._instantiate_sampler()
         grid = None
-        if space and (sampler_is_grid or (self.grid_for_choices and search.is_discrete(space))):
+        # a custom_search_space suggests parameters of its own, which no grid covers: the sampler draws then
+        exact_grid = self.grid_for_choices and self.extend_space is None and search.is_discrete(space)
+        if space and (sampler_is_grid or exact_grid):
             grid = search.grid(space)  # raises a one-line SearchSpaceError for a continuous parameter
         if grid is not None:
             planned = len(grid) if self.n_trials is None else min(len(grid), int(self.n_trials))
@@ -326,7 +336,7 @@ class OptunaSweep:
         with self.claim_lock():  # two sweepers starting at once must not both create the schema
             storage = open_storage(self.storage_spec, self.heartbeat)
             study = optuna.create_study(
-                study_name=self.study_name,
+                study_name=self.study_name or _only_study(storage),  # a rerun continues its study
                 storage=storage,
                 sampler=self.build_sampler(grid),
                 pruner=pruner,
@@ -352,6 +362,7 @@ class OptunaSweep:
             ",".join(self.directions),
             type(pruner).__name__ if pruner else "none",
         )
+        log.info(plan_line(study, grid, planned))
         pass_trial = (
             self.storage_spec is not None and pruner is not None and not isinstance(pruner, optuna.pruners.NopPruner)
         )
@@ -484,6 +495,8 @@ class OptunaSweep:
             values = dict(trial.params)
         out = [f"{name}={_override_value(v)}" for name, v in values.items()]
         out += [f"{name}={v}" for name, v in fixed.items()]
+        for name, v in fixed.items():  # where hydra-optuna-sweeper puts the fixed parameters
+            trial.set_user_attr(name, v)
         if pass_trial:
             out += [
                 f"+trial_ctx.number={trial.number}",
@@ -521,6 +534,8 @@ class OptunaSweep:
                 exc: BaseException = RuntimeError("job did not complete")
             except BaseException as raised:  # noqa: BLE001
                 exc = raised
+            if isinstance(exc, optuna.TrialPruned):  # a user's task pruned through sweep.pruning.current_trial
+                return TrialOutcome(RunStatus.PRUNED, str(exc) or "pruned by the sweeper's pruner")
             return TrialOutcome(
                 RunStatus.FAILED, f"{type(exc).__name__}: {exc}", traceback="".join(traceback.format_exception(exc))
             )
@@ -650,6 +665,31 @@ class OptunaSweep:
         log.info("Summary: %s", self.sweep_dir / SUMMARY_MD)
         if self.storage_spec:
             log.info("Study: %s (optuna-dashboard %s)", self.storage_spec, self.storage_spec)
+
+
+def _only_study(storage) -> str | None:
+    """Without hydra.sweeper.study_name: the name of the storage's one study (so the same command again
+    continues it, as a sweep folder's optuna.db holds one), None for a new study when there is none or several."""
+    if storage is None:
+        return None
+    names = [s.study_name for s in storage.get_all_studies()]
+    return names[0] if len(names) == 1 else None
+
+
+def plan_line(study: optuna.Study, grid: list | None, planned: int) -> str:
+    """What this invocation will run, given what the study holds: hydra.sweeper.n_trials counts the whole
+    study (a rerun finishes the plan, it does not add n_trials more)."""
+    trials = study.get_trials(deepcopy=False)
+    ended = [t for t in trials if t.state in ENDED_STATES and not killed(t)]
+    if grid is not None:
+        done = {trial_grid_key(t) for t in ended}
+        left = sum(_key(p) not in done for p in grid[:planned])
+        return f"study {study.study_name!r} holds {len(trials)} trial(s); {left} of the {planned} planned grid points to run"
+    left = max(0, planned - len(ended))
+    return (
+        f"study {study.study_name!r} holds {len(ended)} finished trial(s); running {left} more to reach "
+        f"hydra.sweeper.n_trials={planned} (it counts the whole study)"
+    )
 
 
 def _importable(module: str) -> bool:

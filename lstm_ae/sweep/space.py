@@ -84,10 +84,10 @@ def from_search_space(search_space: dict[str, Any] | None) -> dict[str, BaseDist
     """The deprecated hydra.sweeper.search_space form ({name: {type: float, low:, high:, log:, step:}})."""
     if not search_space:
         return {}
-    warnings.warn(
+    warnings.warn(  # a UserWarning, as upstream: shown by default, unlike a DeprecationWarning
         "hydra.sweeper.search_space is deprecated (as in hydra-optuna-sweeper); use hydra.sweeper.params, "
         "e.g. x: interval(-5, 5)",
-        DeprecationWarning,
+        UserWarning,
         stacklevel=2,
     )
     space: dict[str, BaseDistribution] = {}

@@ -356,3 +356,24 @@ def test_maximize_names_one_best_trial_everywhere(tmp_path):
     assert re.search(rf"Best trial {best}: value", proc.stderr + proc.stdout)
     assert yaml.safe_load((sweep / "optimization_results.yaml").read_text())["best_trial"] == int(best)
     assert f"**Best trial: {best}**" in (sweep / "summary.md").read_text()
+
+
+def test_a_users_app_prunes_through_the_public_helper_with_joblib(tmp_path):
+    """tests/examples/pruned.py reports a loss per epoch through lstm_ae.sweep.pruning.current_trial; with
+    a median pruner and two joblib workers, trials far from the best stop early as PRUNED."""
+    app = REPO / "tests" / "examples" / "pruned.py"
+    storage = f"sqlite:///{tmp_path}/pruned.db"
+    args = ["-m", "x=interval(-4,4)", "hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=2",
+            "hydra.sweeper.pruner.n_warmup_steps=1", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+            "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=12", "hydra.sweeper.sampler.seed=0",
+            f"hydra.sweeper.storage={storage}", f"hydra.sweep.dir={tmp_path / 'sweep'}"]  # fmt: skip
+    proc = subprocess.run([sys.executable, str(app), *args], cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trials = load(storage).trials
+    states = [t.state.name for t in trials]
+    assert len(trials) == 12 and "PRUNED" in states and "COMPLETE" in states, states
+    for t in trials:
+        steps = len(t.intermediate_values)
+        assert (steps < 8) if t.state.name == "PRUNED" else (steps == 8)
+    alone = subprocess.run([sys.executable, str(app), "x=1"], cwd=tmp_path, capture_output=True, text=True)
+    assert alone.returncode == 0  # outside a sweep the reports go nowhere
