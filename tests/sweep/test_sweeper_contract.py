@@ -377,3 +377,33 @@ def test_a_users_app_prunes_through_the_public_helper_with_joblib(tmp_path):
         assert (steps < 8) if t.state.name == "PRUNED" else (steps == 8)
     alone = subprocess.run([sys.executable, str(app), "x=1"], cwd=tmp_path, capture_output=True, text=True)
     assert alone.returncode == 0  # outside a sweep the reports go nowhere
+
+
+def test_a_rerun_without_a_study_name_continues_its_study_to_n_trials(tmp_path):
+    storage = f"sqlite:///{tmp_path}/s.db"
+    args = ["-m", "x=interval(-5,5)", "y=interval(-5,5)", "hydra.sweeper.study_name=null",
+            f"hydra.sweeper.storage={storage}", f"hydra.sweep.dir={tmp_path / 'sweep'}"]  # fmt: skip
+    assert run_app(*args, "hydra.sweeper.n_trials=4", cwd=tmp_path).returncode == 0
+    again = run_app(*args, "hydra.sweeper.n_trials=6", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "holds 4 finished trial(s); running 2 more to reach hydra.sweeper.n_trials=6" in again.stdout + again.stderr
+    assert len(optuna.get_all_study_summaries(storage)) == 1 and len(load(storage).trials) == 6
+
+
+def test_custom_search_space_is_drawn_and_fixed_parameters_are_user_attrs(tmp_path):
+    """As upstream: a custom space with choice-only params runs n_trials sampled trials (no grid), each
+    with the custom parameter, and the fixed parameters in user_attrs; params beside the deprecated
+    search_space warns (a UserWarning, shown by default) and uses params."""
+    storage = f"sqlite:///{tmp_path}/c.db"
+    proc = run_app(
+        "-m", "x=choice(0,1)", "y=2", "hydra.sweeper.n_trials=6", "hydra.sweeper.custom_search_space=custom_space.extra",
+        "+hydra.sweeper.search_space={x:{type:float,low:-1,high:1}}",
+        f"hydra.sweeper.storage={storage}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        cwd=tmp_path, env={"PYTHONPATH": str(SPHERE.parent)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "UserWarning: hydra.sweeper.params and the deprecated hydra.sweeper.search_space are both set" in proc.stderr
+    trials = load(storage).trials
+    assert len(trials) == 6 and all(set(t.params) == {"x", "z"} for t in trials)
+    assert all(t.params["x"] in (0, 1) for t in trials)  # params' choice, not search_space's interval
+    assert all(t.user_attrs["y"] == "2" for t in trials)
