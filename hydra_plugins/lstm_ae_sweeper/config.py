@@ -39,6 +39,8 @@ class OptunaSweeperConf:
     params: Any = None  # {name: "interval(0, 1)"}: the search space in Hydra's override grammar
     pruner: Any = MISSING  # the hydra/sweeper/pruner group (default: none)
     grid_for_choices: bool = True  # a space of comma lists / choice() alone runs exactly its grid
+    # [{param: value, ...}, ...]: these configurations run first, each once (across reruns and sweepers)
+    enqueue: Any = None
 
 
 # Samplers: hydra-optuna-sweeper's names and keys. null = the installed Optuna's default.

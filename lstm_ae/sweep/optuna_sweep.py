@@ -66,7 +66,8 @@ SUMMARY_EVERY_S = 20.0  # the sweep summary is rebuilt at most this often while 
 DEFAULT_N_TRIALS = 20  # trials of a sampled (not grid) search when hydra.sweeper.n_trials is not set
 SETTINGS_ATTR = "sweep_settings"  # study user attribute: the fixed settings its trials share (lstm_ae.fingerprint)
 SWEPT_ATTR = "swept"  # study user attribute: the names of the parameters it searches
-GRID_KEY = "grid_point"  # user attribute: the point (grid or lost configuration) a trial was queued for
+GRID_KEY = "grid_point"
+ENQUEUED_ATTR = "enqueued"  # user attribute: the trial runs a configuration of hydra.sweeper.enqueue  # user attribute: the point (grid or lost configuration) a trial was queued for
 FIXED_SEED_SAMPLERS = ("optuna.samplers.QMCSampler",)
 # samplers whose package Optuna imports only when they first sample: (module, the extra that installs it)
 SAMPLER_NEEDS = {
@@ -131,6 +132,7 @@ class SweepSettings:
     params: Any
     pruner: Any
     grid_for_choices: bool
+    enqueue: Any = None
 
 
 class OptunaSweep:
@@ -170,6 +172,7 @@ class OptunaSweep:
         self.params = OmegaConf.to_container(params) if isinstance(params, DictConfig) else params
         self.pruner_cfg = s.pruner
         self.grid_for_choices = s.grid_for_choices
+        self.enqueue = OmegaConf.to_container(s.enqueue) if isinstance(s.enqueue, ListConfig) else s.enqueue
         self.config = config
         self.launcher = launcher
         self.job_idx = 0
@@ -236,11 +239,14 @@ class OptunaSweep:
             batch = min(self.n_jobs, waiting + len(new))
         else:
             batch = min(self.n_jobs, planned - done - running)
-            new = self.lost_configurations(study)
+            taken = self.taken(study)
+            new = [p for p in self.first if _key(p) not in taken] + self.lost_configurations(study)
             if self.reseed is not None:  # a resumed seeded sampler must not replay the samples it drew before
                 study.sampler = self.reseed(self.seed + len(study.get_trials(deepcopy=False)))
+        first = {_key(p) for p in self.first}
         for params in new[: max(0, batch - waiting)]:
-            study.enqueue_trial(params, user_attrs={GRID_KEY: _key(params)})
+            attrs = {GRID_KEY: _key(params), **({ENQUEUED_ATTR: True} if _key(params) in first else {})}
+            study.enqueue_trial(params, user_attrs=attrs)
         trials = []
         with warnings.catch_warnings():  # ask() warns that heartbeats are meant for optimize(); we beat here
             warnings.filterwarnings("ignore", message="Heartbeat of storage")
@@ -251,6 +257,26 @@ class OptunaSweep:
                     trial.set_user_attr(key, value)
                 trials.append(trial)
         return trials
+
+    def _enqueued(self, space: dict, grid: list | None) -> list[dict]:
+        """hydra.sweeper.enqueue checked against the search space: each entry a full configuration of the
+        swept parameters (a grid point, for a grid); one line naming the entry otherwise."""
+        entries = self.enqueue or []
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise search.SearchSpaceError(
+                f"hydra.sweeper.enqueue={entries!r}; allowed: a list of {{parameter: value}} dicts, e.g. "
+                "[{model.hidden:32,optimizer.lr:0.005}]"
+            )
+        points = {_key(p) for p in grid} if grid is not None else None
+        for i, entry in enumerate(entries):
+            if set(entry) != set(space):
+                raise search.SearchSpaceError(
+                    f"hydra.sweeper.enqueue[{i}] sets {', '.join(sorted(entry)) or 'nothing'}; each entry sets every "
+                    f"swept parameter: {', '.join(sorted(space))}"
+                )
+            if points is not None and _key(entry) not in points:
+                raise search.SearchSpaceError(f"hydra.sweeper.enqueue[{i}]={entry} is not a point of the grid")
+        return [dict(e) for e in entries]
 
     def lost_configurations(self, study: optuna.Study) -> list[dict]:
         """Sampled configurations whose trial was killed and that nobody has queued again."""
@@ -321,7 +347,10 @@ class OptunaSweep:
         exact_grid = self.grid_for_choices and self.extend_space is None and search.is_discrete(space)
         if space and (sampler_is_grid or exact_grid):
             grid = search.grid(space)  # raises a one-line SearchSpaceError for a continuous parameter
-        if grid is not None:
+        self.first = self._enqueued(space, grid)
+        if grid is not None:  # the enqueued points first, then the grid in its order
+            keys = {_key(p) for p in self.first}
+            grid = self.first + [p for p in grid if _key(p) not in keys]
             planned = len(grid) if self.n_trials is None else min(len(grid), int(self.n_trials))
             if planned < len(grid):
                 log.warning("running %d of the %d grid points (hydra.sweeper.n_trials=%d)", planned, len(grid), planned)

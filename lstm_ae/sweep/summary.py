@@ -220,6 +220,12 @@ def write_summary(sweep_dir: Path, directions: list[str] | str | None = None, st
     lines += reference_lines(df)
     for name in inert_parameters(df, swept):
         lines += ["", f"Note: `{name}` changed nothing: trials that differ only in it reached the same objective."]
+    if study is not None:
+        from lstm_ae.sweep.optuna_sweep import ENQUEUED_ATTR
+
+        enqueued = [t.number for t in study.get_trials(deepcopy=False) if t.user_attrs.get(ENQUEUED_ATTR)]
+        if enqueued:
+            lines += ["", f"Enqueued first (`hydra.sweeper.enqueue`): trial(s) {', '.join(map(str, enqueued))}."]
     lines += ["", "## Trials, best first", "", trials_table(df, swept)]
     failed = df[~df["status"].isin(FINISHED)]
     if len(failed):

@@ -265,3 +265,32 @@ def test_a_grid_point_left_running_on_another_host_makes_the_sweep_fail_loudly(t
     assert "optimizer.lr=0.03 (RUNNING on node-a-of-the-cluster)" in last and "same command again" in last
     states = {t.params["optimizer.lr"]: t.state.name for t in _study(sweep_dir).trials}
     assert states == {0.03: "RUNNING", 0.01: "COMPLETE"}
+
+
+def test_enqueued_configurations_run_first_and_once(tmp_path):
+    """hydra.sweeper.enqueue: in a grid, its points first; in a sampled space, its configurations first;
+    a rerun (which finishes or extends the plan) never runs them again; summary.md names them."""
+    grid_dir, sampled_dir = tmp_path / "grid", tmp_path / "sampled"
+    grid = [
+        "-m",
+        *FAST,
+        "model.hidden=4,8,16",
+        "+hydra.sweeper.enqueue=[{model.hidden:16}]",
+        f"hydra.sweep.dir={grid_dir}",
+    ]
+    for _ in range(2):
+        proc = run_cli(*grid, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [t.params["model.hidden"] for t in _study(grid_dir).trials] == [16, 4, 8]
+    assert "Enqueued first (`hydra.sweeper.enqueue`): trial(s) 0." in (grid_dir / "summary.md").read_text()
+    sampled = ["-m", *FAST, "optimizer.lr=interval(0.001,0.1)", "+hydra.sweeper.enqueue=[{optimizer.lr:0.0123}]",
+               f"hydra.sweep.dir={sampled_dir}"]  # fmt: skip
+    for n in (2, 3):
+        proc = run_cli(*sampled, f"hydra.sweeper.n_trials={n}", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    lrs = [t.params["optimizer.lr"] for t in _study(sampled_dir).trials]
+    assert len(lrs) == 3 and lrs[0] == 0.0123 and lrs.count(0.0123) == 1
+    bad = run_cli(*grid[:-1], "+hydra.sweeper.enqueue=[{model.hidden:12}]", f"hydra.sweep.dir={tmp_path / 'bad'}")
+    assert (
+        bad.returncode == 2 and "hydra.sweeper.enqueue[0]={'model.hidden': 12} is not a point of the grid" in bad.stderr
+    )
