@@ -22,6 +22,8 @@ TRAINING_FILES = (LAST_CKPT, BEST_CKPT, METRICS)  # a folder holding one of thes
 # a sweep folder
 SUMMARY_MD = "summary.md"
 SUMMARY_CSV = "summary.csv"
+CONFIRM_JSON = "confirm.json"  # the best configurations rerun with more seeds (hydra.sweeper.confirm_seeds)
+CONFIRM_DIR = "confirm"  # their run folders: confirm/<trial>_seed<seed>/
 
 
 class RunStatus(StrEnum):

@@ -41,6 +41,10 @@ class OptunaSweeperConf:
     grid_for_choices: bool = True  # a space of comma lists / choice() alone runs exactly its grid
     # [{param: value, ...}, ...]: these configurations run first, each once (across reruns and sweepers)
     enqueue: Any = None
+    # after the sweep: rerun the best confirm_top trials with confirm_seeds more seeds (seed_key + 1 ...)
+    confirm_seeds: int = 0
+    confirm_top: int = 2
+    seed_key: str = "trainer.seed"
 
 
 # Samplers: hydra-optuna-sweeper's names and keys. null = the installed Optuna's default.

@@ -49,6 +49,7 @@ from optuna.trial import TrialState
 from lstm_ae.config import STUDY_FREE, describe, differences, settings
 from lstm_ae.files import RESULT, SUMMARY_MD, RunStatus
 from lstm_ae.sweep import space as search
+from lstm_ae.sweep.attrs import ENQUEUED_ATTR, GRID_KEY, SETTINGS_ATTR, SWEPT_ATTR
 from lstm_ae.sweep.liveness import OWNER_HOST, OWNER_PID, STATUS, Liveness, killed, pid_alive, this_host
 from lstm_ae.sweep.storage import (
     is_journal,
@@ -64,10 +65,6 @@ log = logging.getLogger(__name__)
 ENDED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 SUMMARY_EVERY_S = 20.0  # the sweep summary is rebuilt at most this often while trials run, and at the end
 DEFAULT_N_TRIALS = 20  # trials of a sampled (not grid) search when hydra.sweeper.n_trials is not set
-SETTINGS_ATTR = "sweep_settings"  # study user attribute: the fixed settings its trials share (lstm_ae.fingerprint)
-SWEPT_ATTR = "swept"  # study user attribute: the names of the parameters it searches
-GRID_KEY = "grid_point"
-ENQUEUED_ATTR = "enqueued"  # user attribute: the trial runs a configuration of hydra.sweeper.enqueue  # user attribute: the point (grid or lost configuration) a trial was queued for
 FIXED_SEED_SAMPLERS = ("optuna.samplers.QMCSampler",)
 # samplers whose package Optuna imports only when they first sample: (module, the extra that installs it)
 SAMPLER_NEEDS = {
@@ -133,6 +130,9 @@ class SweepSettings:
     pruner: Any
     grid_for_choices: bool
     enqueue: Any = None
+    confirm_seeds: int = 0
+    confirm_top: int = 2
+    seed_key: str = "trainer.seed"
 
 
 class OptunaSweep:
@@ -173,6 +173,17 @@ class OptunaSweep:
         self.pruner_cfg = s.pruner
         self.grid_for_choices = s.grid_for_choices
         self.enqueue = OmegaConf.to_container(s.enqueue) if isinstance(s.enqueue, ListConfig) else s.enqueue
+        self.confirm_seeds, self.confirm_top, self.seed_key = s.confirm_seeds, s.confirm_top, str(s.seed_key)
+        for key, value in (("confirm_seeds", self.confirm_seeds), ("confirm_top", self.confirm_top)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "confirm_seeds" else 2):
+                raise search.SearchSpaceError(
+                    f"hydra.sweeper.{key}={value!r}; allowed: a whole number >= {0 if key == 'confirm_seeds' else 2}"
+                )
+        if self.confirm_seeds and OmegaConf.select(config, self.seed_key, default=None) is None:
+            raise search.SearchSpaceError(
+                f"hydra.sweeper.confirm_seeds needs a seed setting: hydra.sweeper.seed_key={self.seed_key} is not "
+                "in the config; name the key your task seeds from"
+            )
         self.config = config
         self.launcher = launcher
         self.job_idx = 0
@@ -257,6 +268,49 @@ class OptunaSweep:
                     trial.set_user_attr(key, value)
                 trials.append(trial)
         return trials
+
+    def confirm(self, study: optuna.Study, fixed: dict) -> None:
+        """hydra.sweeper.confirm_seeds: rerun the best trials with more seeds (lstm_ae.sweep.confirm);
+        every run happens once, across reruns of the sweep (confirm.json)."""
+        if not self.confirm_seeds or len(self.directions) != 1:
+            return
+        from lstm_ae.files import CONFIRM_DIR
+        from lstm_ae.sweep import confirm
+
+        sign = 1 if self.directions[0] == "minimize" else -1
+        best = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: sign * t.value)
+        seed0 = int(fixed.get(self.seed_key, OmegaConf.select(self.config, self.seed_key)))
+        known = {c.trial: c for c in confirm.load(self.sweep_dir)}
+        chosen = [known.get(t.number) or confirm.Confirmed(t.number, dict(t.params), {seed0: t.value}) for t in best]
+        chosen = chosen[: self.confirm_top]
+        todo = [(c, s) for c in chosen for s in range(seed0 + 1, seed0 + 1 + self.confirm_seeds) if s not in c.values]
+        if todo:
+            log.info("confirming the best %d configuration(s) with %d more seed(s): %d run(s)", len(chosen),
+                     self.confirm_seeds, len(todo))  # fmt: skip
+        others = [f"{k}={v}" for k, v in fixed.items() if k != self.seed_key]
+        for start in range(0, len(todo), self.n_jobs):
+            batch = todo[start : start + self.n_jobs]
+            overrides = [
+                [
+                    *(f"{k}={_override_value(v)}" for k, v in c.params.items()),
+                    *others,
+                    f"{self.seed_key}={s}",
+                    f"hydra.sweep.subdir={CONFIRM_DIR}/{c.trial}_seed{s}",
+                ]  # fmt: skip
+                for c, s in batch
+            ]
+            started = time.time()
+            rets = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
+            self.job_idx += len(rets)
+            for (c, s), ret in zip(batch, rets):
+                out = self.outcome(ret, started)
+                if out.values is not None:
+                    c.values[s] = out.values[0]
+                else:
+                    log.warning("confirmation of trial %d with seed %d %s: %s", c.trial, s, out.status, out.reason)
+            confirm.save(self.sweep_dir, chosen + [c for n, c in known.items() if c not in chosen], self.seed_key)
+        if not todo and chosen:
+            confirm.save(self.sweep_dir, chosen, self.seed_key)
 
     def _enqueued(self, space: dict, grid: list | None) -> list[dict]:
         """hydra.sweeper.enqueue checked against the search space: each entry a full configuration of the
@@ -433,6 +487,9 @@ class OptunaSweep:
         self.write_summary(study)
         self.finish(study)
         self.check_complete(study, grid, planned)
+        if self.confirm_seeds:  # only after a finished sweep
+            self.confirm(study, fixed)
+            self.write_summary(study)
         return returns
 
     def _instantiate_sampler(self) -> tuple[Any, bool]:

@@ -26,6 +26,8 @@ from lstm_ae.figures.sweeps import (
     trial_label,
 )
 from lstm_ae.files import FINISHED, METRICS, SUMMARY_CSV, SUMMARY_MD, RunStatus, read_result
+from lstm_ae.sweep import confirm
+from lstm_ae.sweep.attrs import ENQUEUED_ATTR
 
 HIDDEN_OVERRIDE_PREFIXES = ("trial_ctx", "+trial_ctx", "hydra.")
 
@@ -221,12 +223,11 @@ def write_summary(sweep_dir: Path, directions: list[str] | str | None = None, st
     for name in inert_parameters(df, swept):
         lines += ["", f"Note: `{name}` changed nothing: trials that differ only in it reached the same objective."]
     if study is not None:
-        from lstm_ae.sweep.optuna_sweep import ENQUEUED_ATTR
-
         enqueued = [t.number for t in study.get_trials(deepcopy=False) if t.user_attrs.get(ENQUEUED_ATTR)]
         if enqueued:
             lines += ["", f"Enqueued first (`hydra.sweeper.enqueue`): trial(s) {', '.join(map(str, enqueued))}."]
     lines += ["", "## Trials, best first", "", trials_table(df, swept)]
+    lines += confirm.summary_lines(sweep_dir, minimize=directions[0] == "minimize")
     failed = df[~df["status"].isin(FINISHED)]
     if len(failed):
         lines += ["", "## Trials that did not complete", ""]
