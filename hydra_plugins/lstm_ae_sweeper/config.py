@@ -45,6 +45,9 @@ class OptunaSweeperConf:
     confirm_seeds: int = 0
     confirm_top: int = 2
     seed_key: str = "trainer.seed"
+    # [{_target_: module.Callback, ...}, ...]: each called as callback(study, frozen_trial) after every trial
+    # (Optuna's optimize(callbacks=...)); one calling study.stop() ends the sweep after the running batch
+    callbacks: Any = None
 
 
 # Samplers: hydra-optuna-sweeper's names and keys. null = the installed Optuna's default.

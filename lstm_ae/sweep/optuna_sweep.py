@@ -133,6 +133,7 @@ class SweepSettings:
     confirm_seeds: int = 0
     confirm_top: int = 2
     seed_key: str = "trainer.seed"
+    callbacks: Any = None
 
 
 class OptunaSweep:
@@ -184,6 +185,8 @@ class OptunaSweep:
                 f"hydra.sweeper.confirm_seeds needs a seed setting: hydra.sweeper.seed_key={self.seed_key} is not "
                 "in the config; name the key your task seeds from"
             )
+        self.callbacks = _callbacks(s.callbacks)
+        self.stopped_by: str | None = None  # the callback that called study.stop()
         self.config = config
         self.launcher = launcher
         self.job_idx = 0
@@ -473,9 +476,13 @@ class OptunaSweep:
             returns.extend(batch)
             for trial, ret in zip(trials, batch):
                 self.record_or_say_why(study, trial, ret, started)
+                self.call_back(study, trial.number)
             if time.monotonic() - last_summary >= SUMMARY_EVERY_S:  # rebuilding costs ~1 s; throttle it
                 self.write_summary(study)
                 last_summary = time.monotonic()
+            if self.stopped_by:
+                log.info("sweep stopped by hydra.sweeper.callbacks (%s calls study.stop())", self.stopped_by)
+                break
             _, _, failed = self.counts(study)
             if failed > self.max_failure_rate * planned:
                 self.write_summary(study)
@@ -486,6 +493,8 @@ class OptunaSweep:
                 )
         self.write_summary(study)
         self.finish(study)
+        if self.stopped_by:  # the user's callback ended the sweep on purpose: nothing is missing
+            return returns
         self.check_complete(study, grid, planned)
         if self.confirm_seeds:  # only after a finished sweep
             self.confirm(study, fixed)
@@ -681,6 +690,29 @@ class OptunaSweep:
             else:
                 log.warning("trial %d %s: %s", trial.number, out.status, out.reason)
 
+    def call_back(self, study: optuna.Study, number: int) -> None:
+        """hydra.sweeper.callbacks, with the finished trial, as Optuna's optimize() calls them. A callback
+        may call study.stop() (optuna.study.MaxTrialsCallback does): Optuna allows that only inside its
+        optimize loop, so the sweep marks the loop for the call (the same flags optimize() sets)."""
+        if not self.callbacks:
+            return
+        frozen = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+        if frozen is None or not frozen.state.is_finished():
+            return
+        local = study._thread_local  # noqa: SLF001  (Optuna 4 and 5: what Study.stop() checks)
+        for callback in self.callbacks:
+            name = _callable_name(callback)
+            study._stop_flag, local.in_optimize_loop = False, True  # noqa: SLF001
+            try:
+                callback(study, frozen)
+            except Exception as exc:  # a callback's bug must not take the sweep down
+                log.warning("hydra.sweeper.callbacks: %s failed on trial %d: %s: %s", name, number,
+                            type(exc).__name__, exc)  # fmt: skip
+            finally:
+                local.in_optimize_loop = False
+            if study._stop_flag:  # noqa: SLF001
+                self.stopped_by = name
+
     def write_summary(self, study: optuna.Study) -> None:
         try:
             from lstm_ae.sweep.summary import write_summary
@@ -811,6 +843,38 @@ def failure_reasons(study: optuna.Study, limit: int = 2) -> str:
             reasons[reason] = reasons.get(reason, 0) + 1
     common = sorted(reasons.items(), key=lambda kv: -kv[1])[:limit]
     return "; ".join(f"{n}x {reason}" for reason, n in common) or "no failed trial recorded"
+
+
+def _callable_name(obj: Any) -> str:
+    """module.name of a function, a partial of one, or a callable object's class."""
+    target = getattr(obj, "func", obj)  # functools.partial (`_partial_: true`)
+    if not hasattr(target, "__qualname__"):
+        target = type(target)
+    return f"{target.__module__}.{target.__qualname__}"
+
+
+def _callbacks(spec: Any) -> list:
+    """hydra.sweeper.callbacks instantiated: a list of `_target_` nodes (`_partial_: true` for a plain function)."""
+    if spec in (None, ""):
+        return []
+    items = OmegaConf.to_container(spec) if isinstance(spec, (ListConfig, DictConfig)) else spec
+    if isinstance(items, dict):
+        items = list(items.values())  # a mapping name -> node, as a config group may compose it
+    allowed = "allowed: a list of {_target_: module.Callable, ...} called as callback(study, trial)"
+    if not isinstance(items, list) or not all(isinstance(i, dict) and "_target_" in i for i in items):
+        raise search.SearchSpaceError(f"hydra.sweeper.callbacks={items!r}; {allowed}")
+    built = []
+    for item in items:
+        try:
+            callback = instantiate(item)
+        except Exception as exc:  # noqa: BLE001  (one line naming the target, before trial 0)
+            raise search.SearchSpaceError(
+                f"hydra.sweeper.callbacks: {item['_target_']} cannot be built: {root_cause(exc)}; {allowed}"
+            ) from None
+        if not callable(callback):
+            raise search.SearchSpaceError(f"hydra.sweeper.callbacks: {item['_target_']} is not callable; {allowed}")
+        built.append(callback)
+    return built
 
 
 def _heartbeat_settings(interval: Any, grace: Any) -> tuple[int, int] | None:

@@ -407,3 +407,27 @@ def test_custom_search_space_is_drawn_and_fixed_parameters_are_user_attrs(tmp_pa
     assert len(trials) == 6 and all(set(t.params) == {"x", "z"} for t in trials)
     assert all(t.params["x"] in (0, 1) for t in trials)  # params' choice, not search_space's interval
     assert all(t.user_attrs["y"] == "2" for t in trials)
+
+
+def test_callbacks_see_every_finished_trial_and_may_stop_the_sweep(tmp_path):
+    sweep, seen = tmp_path / "sphere", tmp_path / "trials.jsonl"
+    callbacks = (
+        f"hydra.sweeper.callbacks=[{{_target_:callbacks.TrialLog,path:'{seen}'}},"
+        "{_target_:callbacks.broken,_partial_:true},"
+        "{_target_:optuna.study.MaxTrialsCallback,n_trials:4}]"
+    )
+    storage = f"sqlite:///{sweep}/optuna.db"
+    args = ["-m", "x=-1,0,1", "y=-1,0,1", f"hydra.sweeper.storage={storage}", f"hydra.sweep.dir={sweep}"]
+    proc = run_app(*args, callbacks, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    study = load(storage)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4  # MaxTrialsCallback stopped a 9-point grid
+    lines = [json.loads(line) for line in seen.read_text().splitlines()]
+    assert [(x["number"], x["value"]) for x in lines] == [(t.number, t.value) for t in study.trials]
+    log = proc.stdout + proc.stderr
+    assert log.count("callbacks.broken failed on trial") == 4 and "stopped by hydra.sweeper.callbacks" in log
+    bad = run_app(*args[:-1], f"hydra.sweep.dir={tmp_path / 'bad'}", "hydra.sweeper.callbacks=[{_target_:nope.Nope}]",
+                  cwd=tmp_path)  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith(
+        "error: hydra.sweeper.callbacks: nope.Nope cannot be built"
+    )
