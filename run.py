@@ -12,11 +12,12 @@ from lstm_ae.apps.preflight import (
     preflight_run,
     preflight_sweep,
 )
+from lstm_ae.config import HYDRA_BASE
 
 CONF_DIR = "conf"
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+@hydra.main(**HYDRA_BASE, config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> float:
     from lstm_ae.run.runtime import set_wait_policy
 

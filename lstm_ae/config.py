@@ -19,6 +19,41 @@ from omegaconf.errors import OmegaConfBaseException
 
 from lstm_ae.errors import ConfigError, DataError, first_line
 
+
+def _hydra_version() -> tuple[int, int]:
+    from importlib.metadata import version
+
+    major, minor = (int(part) for part in version("hydra-core").split(".")[:2])
+    return major, minor
+
+
+HYDRA_14 = _hydra_version() >= (1, 4)
+# version_base for hydra.main/initialize: Hydra 1.3 needs "1.3" (else a warning and 1.1's defaults); Hydra 1.4
+# deprecates the parameter (gone in 1.5) and has 1.3's defaults, so it gets none
+HYDRA_BASE: dict[str, str] = {} if HYDRA_14 else {"version_base": "1.3"}
+
+
+def _targets(node: Any) -> list[str]:
+    """Every `_target_` named in a config node, nested ones included."""
+    if isinstance(node, DictConfig | dict):
+        found = [str(node["_target_"])] if "_target_" in node else []
+        return found + [t for value in node.values() for t in _targets(value)]
+    if isinstance(node, list | tuple) or OmegaConf.is_list(node):
+        return [t for value in node for t in _targets(value)]
+    return []
+
+
+def build(node: Any, *args: Any, **kwargs: Any) -> Any:
+    """hydra.utils.instantiate of a node of the composed config. Hydra 1.4 asks the caller to name the targets
+    it trusts (its execution whitelist: a warning in 1.4, an error in 1.5): here they are the targets the
+    config itself names, which its author (the user, or our conf/) wrote. Hydra 1.3 has no whitelist."""
+    from hydra.utils import instantiate
+
+    if HYDRA_14:
+        kwargs["_execution_whitelist_"] = sorted(set(_targets(node)))
+    return instantiate(node, *args, **kwargs)
+
+
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"  # the config groups (run.py's config_path)
 PRECISIONS = ("fp32", "bf16")
 DECODER_STARTS = ("zeros", "z")

@@ -7,7 +7,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from conftest import REPO, run_cli
-from lstm_ae.config import RUN_FREE, STUDY_FREE, describe, differences, group_options, settings, validate
+from lstm_ae.config import HYDRA_BASE, RUN_FREE, STUDY_FREE, describe, differences, group_options, settings, validate
 from lstm_ae.errors import ConfigError
 from lstm_ae.run.prepare import prepare
 
@@ -15,7 +15,7 @@ CONF = REPO / "conf"
 
 
 def _compose(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF), **HYDRA_BASE):
         return compose("config", overrides=list(overrides))
 
 
@@ -202,7 +202,7 @@ def test_figures_name_the_trial_they_show():
     from lstm_ae.run.outputs import run_label
 
     assert run_label() == ""  # outside a Hydra job
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF), **HYDRA_BASE):
         cfg = compose("config", overrides=["model.hidden=32", "optimizer.lr=0.005"], return_hydra_config=True)
     with open_dict(cfg):
         cfg.hydra.mode = RunMode.MULTIRUN
@@ -217,7 +217,7 @@ def test_figures_name_the_trial_they_show():
 
 # -- the settings that shape a result (reruns) --
 def _cfg_with_hydra(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF), **HYDRA_BASE):
         return compose("config", overrides=list(overrides), return_hydra_config=True)
 
 

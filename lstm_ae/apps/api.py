@@ -178,9 +178,9 @@ def compose_run(overrides: list[str]):
     """The run config run.py would compose for these overrides, from conf/."""
     from hydra import compose, initialize_config_dir
 
-    from lstm_ae.config import CONF_DIR
+    from lstm_ae.config import CONF_DIR, HYDRA_BASE
 
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), **HYDRA_BASE):
         return compose("config", overrides=overrides)
 
 

@@ -38,7 +38,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from lstm_ae.artifacts import write_json, write_text
-from lstm_ae.config import validate
+from lstm_ae.config import HYDRA_BASE, validate
 from lstm_ae.data.base import concat, groups_of, stat_items, take, with_splits
 from lstm_ae.errors import ConfigError, DataError, first_line
 from lstm_ae.files import BEST_CKPT
@@ -57,7 +57,7 @@ def compose_run_config(run: Path, overrides: list[str]):
         raise ConfigError(f"{run}: not a run folder (no .hydra/config.yaml)")
     GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=str(saved.parent.absolute()), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(saved.parent.absolute()), **HYDRA_BASE):
             return compose(config_name="config", overrides=overrides)
     except (HydraException, OmegaConfBaseException) as exc:
         first = first_line(exc)

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from lstm_ae.config import CONF_DIR, group_options
+from lstm_ae.config import CONF_DIR, HYDRA_BASE, group_options
 from lstm_ae.errors import first_line
 
 GROUPS = ("model", "dataset", "optimizer", "scheduler", "task", "trainer", "process", "experiment")
@@ -67,7 +67,7 @@ def preflight_sweep(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
             values = list(o.sweep_string_iterator())
             axes.append([f"{text.split('=', 1)[0]}={v}" for v in values])
     points = list(itertools.islice(itertools.product(*axes), MAX_PREFLIGHT_POINTS))
-    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(conf_dir), **HYDRA_BASE):
         for point in points:
             try:
                 cfg = compose("config", overrides=[*fixed, *point])
@@ -104,7 +104,7 @@ def preflight_run(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
         return
     args = [a for a in argv if not a.startswith("-")]
     try:
-        with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(conf_dir), **HYDRA_BASE):
             cfg = compose("config", overrides=args, return_hydra_config=True)
         run_dir = Path(str(cfg.hydra.run.dir))
     except (HydraException, OmegaConfBaseException):

@@ -13,7 +13,6 @@ import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from lstm_ae.config import (
@@ -21,6 +20,7 @@ from lstm_ae.config import (
     ProcessConfig,
     SchedulerConfig,
     TrainerConfig,
+    build,
     typed_process,
     typed_scheduler,
     validate,
@@ -109,7 +109,7 @@ def count_parameters(model: torch.nn.Module) -> int:
 def instantiate_node(node, **kwargs):
     """instantiate, but let our one-line errors through instead of Hydra's wrapper."""
     try:
-        return instantiate(node, **kwargs)
+        return build(node, **kwargs)
     except InstantiationException as exc:
         cause = exc.__cause__
         while cause is not None and not isinstance(cause, (ConfigError, DataError)):

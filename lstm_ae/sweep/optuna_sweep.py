@@ -42,11 +42,11 @@ from typing import Any
 
 import optuna
 from hydra.core.utils import JobStatus
-from hydra.utils import get_method, instantiate
+from hydra.utils import get_method
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.trial import TrialState
 
-from lstm_ae.config import STUDY_FREE, describe, differences, settings
+from lstm_ae.config import STUDY_FREE, build, describe, differences, settings
 from lstm_ae.files import RESULT, SUMMARY_MD, RunStatus
 from lstm_ae.sweep import space as search
 from lstm_ae.sweep.attrs import ENQUEUED_ATTR, GRID_KEY, SETTINGS_ATTR, SWEPT_ATTR
@@ -416,7 +416,7 @@ class OptunaSweep:
         log.info(search_mode(space, grid, planned, type(self.sampler).__name__, sampler_is_grid))
         pruner = self.pruner_cfg
         if pruner is not None and not isinstance(pruner, optuna.pruners.BasePruner):
-            pruner = instantiate(pruner)
+            pruner = build(pruner)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         self.doing = "opening the study"
         with self.claim_lock():  # two sweepers starting at once must not both create the schema
@@ -530,7 +530,7 @@ class OptunaSweep:
                 f"hydra.sweeper.sampler.{unknown[0]} is not an argument of {target} in Optuna {optuna.__version__}; "
                 f"allowed: {', '.join(accepted)}"
             )
-        built = {k: instantiate(v) if isinstance(v, DictConfig) and "_target_" in v else v for k, v in kwargs.items()}
+        built = {k: build(v) if isinstance(v, DictConfig) and "_target_" in v else v for k, v in kwargs.items()}
         built = {
             k: OmegaConf.to_container(v) if isinstance(v, (DictConfig, ListConfig)) else v for k, v in built.items()
         }
@@ -866,7 +866,7 @@ def _callbacks(spec: Any) -> list:
     built = []
     for item in items:
         try:
-            callback = instantiate(item)
+            callback = build(item)
         except Exception as exc:  # noqa: BLE001  (one line naming the target, before trial 0)
             raise search.SearchSpaceError(
                 f"hydra.sweeper.callbacks: {item['_target_']} cannot be built: {root_cause(exc)}; {allowed}"

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import optuna
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 
+from lstm_ae.config import build
 from lstm_ae.sweep.storage import open_storage
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class PruningReporter:
     @classmethod
     def from_ctx(cls, ctx) -> PruningReporter:
         pruner_cfg = HydraConfig.get().sweeper.get("pruner")
-        pruner = instantiate(pruner_cfg) if pruner_cfg else None
+        pruner = build(pruner_cfg) if pruner_cfg else None
         storage = open_storage(str(ctx.storage))
         study = optuna.load_study(study_name=str(ctx.study), storage=storage, pruner=pruner)
         study_id = storage.get_study_id_from_name(str(ctx.study))  # the storage interface, public

@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from lstm_ae.apps.preflight import preflight_run, preflight_sweep
-from lstm_ae.config import CONF_DIR
+from lstm_ae.config import CONF_DIR, HYDRA_BASE
 from lstm_ae.errors import ConfigError, DataError
 from lstm_ae.machine import usable_cores
 
@@ -60,7 +60,7 @@ def test_a_sweep_checks_its_fixed_settings_and_every_point_before_trial_0(tmp_pa
 def _prepare(*overrides: str):
     from lstm_ae.run.prepare import prepare
 
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), **HYDRA_BASE):
         cfg = compose("config", overrides=["process.threads=1", *overrides])
     return prepare(cfg)
 

@@ -4,10 +4,11 @@ loss_t = (x - 1)^2 + 1 / (t + 1), so trials far from x = 1 are worse at every st
 import hydra
 from omegaconf import DictConfig
 
+from lstm_ae.config import HYDRA_BASE
 from lstm_ae.sweep.pruning import current_trial
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="pruned")
+@hydra.main(**HYDRA_BASE, config_path="conf", config_name="pruned")
 def main(cfg: DictConfig) -> float:
     trial = current_trial(cfg)
     loss = float("inf")

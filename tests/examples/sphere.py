@@ -12,8 +12,10 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from lstm_ae.config import HYDRA_BASE
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="sphere")
+
+@hydra.main(**HYDRA_BASE, config_path="conf", config_name="sphere")
 def sphere(cfg: DictConfig):
     x, y = float(cfg.x), float(cfg.y)
     if "SPHERE_PIDS" in os.environ:

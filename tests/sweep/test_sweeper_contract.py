@@ -431,3 +431,17 @@ def test_callbacks_see_every_finished_trial_and_may_stop_the_sweep(tmp_path):
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith(
         "error: hydra.sweeper.callbacks: nope.Nope cannot be built"
     )
+
+
+def test_our_calls_raise_no_hydra_or_optuna_warning_with_warnings_as_errors(tmp_path):
+    """Every warning an error (as `python -W error`): a pruned sweep of a plain app and of run.py, with the
+    joblib launcher, pass on the installed Hydra (1.3.x in CI; checked on 1.4's release candidate by hand,
+    see docs/sweeps.md). Hydra 1.4 deprecates version_base and unlisted instantiate targets."""
+    strict = {"PYTHONWARNINGS": "error"}
+    app = run_app("-m", "x=interval(-5,5)", "y=choice(0,1)", "hydra.sweeper.n_trials=3", "hydra/sweeper/pruner=median",
+                  f"hydra.sweep.dir={tmp_path / 'app'}", cwd=tmp_path, env=strict)  # fmt: skip
+    assert app.returncode == 0 and "Warning" not in app.stderr, app.stderr[-3000:]
+    ours = run_cli("-m", *FAST, "process.threads=1", "model.hidden=4,8", "hydra/sweeper/pruner=median",
+                   "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2",
+                   f"hydra.sweep.dir={tmp_path / 'ours'}", cwd=tmp_path, env=strict)  # fmt: skip
+    assert ours.returncode == 0 and "Warning" not in ours.stderr, ours.stderr[-3000:]
