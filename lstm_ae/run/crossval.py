@@ -49,8 +49,12 @@ def run_cv(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
     k = int(cfg.dataset.cv_folds)  # validates everything and loads the data before any training
     model_cfg, trainer_cfg, task, data, device = prep.model_cfg, prep.trainer_cfg, prep.task, prep.data, prep.device
     optimizer_factory, scheduler_cfg = prep.optimizer_factory, prep.scheduler_cfg
-    if cfg.get("trial_ctx"):
-        log.warning("cross-validation: per-epoch pruning is off (the objective is the mean over folds)")
+    reporter = None
+    if cfg.get("trial_ctx"):  # the pruner sees each fold's best validation loss, step = fold (WilcoxonPruner)
+        from lstm_ae.sweep.pruning import PruningReporter
+
+        reporter = PruningReporter.from_ctx(cfg.trial_ctx)
+        log.info("cross-validation: the sweeper's pruner gets each fold's best %s (step = fold)", task.objective)
 
     folds, histories, fold_data = [], [], []
     for fold in range(k):
@@ -101,6 +105,10 @@ def run_cv(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
             outcome.best_objective,
             outcome.best_epoch,
         )
+        if reporter is not None and outcome.best_objective is not None and fold + 1 < k:
+            if reporter.after_step(fold, float(outcome.best_objective)):
+                log.info("cross-validation pruned after fold %d of %d by the sweeper's pruner", fold + 1, k)
+                break
 
     vals = np.array([np.nan if f["best_val_loss"] is None else f["best_val_loss"] for f in folds], dtype=np.float64)
     ok = np.isfinite(vals) & np.array([(out / "cv" / f"fold_{f['fold']}" / BEST_CKPT).exists() for f in folds])
@@ -112,9 +120,14 @@ def run_cv(cfg: DictConfig, out: Path, result: dict, t_start: float) -> float:
         "val_loss_std": float(vals[ok].std(ddof=1)) if ok.sum() > 1 else 0.0,
         "n_ok": int(ok.sum()),
     }
+    status = RunStatus.COMPLETED if ok.all() else (RunStatus.FAILED if not ok.any() else RunStatus.PARTIAL)
+    if len(folds) < k:  # pruned: the folds run are kept and reported as such
+        status = RunStatus.PRUNED
+        result["reason"] = f"pruned after fold {len(folds)} of {k} by the sweeper's pruner"
     result.update(
-        status=RunStatus.COMPLETED if ok.all() else (RunStatus.FAILED if not ok.any() else RunStatus.PARTIAL),
-        objective_name=f"mean {task.objective} over {k} folds",
+        status=status,
+        objective_name=f"mean {task.objective} over {k} folds"
+        + (f" (pruned after {len(folds)})" if len(folds) < k else ""),
         direction=task.direction,
         objective=summary["val_loss_mean"],
         cv=summary,

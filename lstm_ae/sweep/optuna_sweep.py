@@ -416,7 +416,9 @@ class OptunaSweep:
         log.info(search_mode(space, grid, planned, type(self.sampler).__name__, sampler_is_grid))
         pruner = self.pruner_cfg
         if pruner is not None and not isinstance(pruner, optuna.pruners.BasePruner):
-            pruner = build(pruner)
+            with warnings.catch_warnings():  # WilcoxonPruner, PatientPruner: "experimental" in Optuna 4 and 5
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                pruner = build(pruner)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         self.doing = "opening the study"
         with self.claim_lock():  # two sweepers starting at once must not both create the schema

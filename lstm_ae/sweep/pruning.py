@@ -20,6 +20,7 @@ finds the trial again through the storage, in its own process or on another mach
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 import optuna
@@ -38,16 +39,22 @@ class PruningReporter:
     @classmethod
     def from_ctx(cls, ctx) -> PruningReporter:
         pruner_cfg = HydraConfig.get().sweeper.get("pruner")
-        pruner = build(pruner_cfg) if pruner_cfg else None
+        with warnings.catch_warnings():  # WilcoxonPruner, PatientPruner: "experimental" in Optuna 4 and 5
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            pruner = build(pruner_cfg) if pruner_cfg else None
         storage = open_storage(str(ctx.storage))
         study = optuna.load_study(study_name=str(ctx.study), storage=storage, pruner=pruner)
         study_id = storage.get_study_id_from_name(str(ctx.study))  # the storage interface, public
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, int(ctx.number))
         return cls(optuna.Trial(study, trial_id))
 
+    def after_step(self, step: int, objective: float) -> bool:
+        """Report the objective after `step`; whether the pruner says stop."""
+        self.trial.report(objective, step=step)
+        return self.trial.should_prune()
+
     def __call__(self, epoch: int, objective: float) -> None:
-        self.trial.report(objective, step=epoch)
-        if self.trial.should_prune():
+        if self.after_step(epoch, objective):
             log.info("pruned by the sweeper's pruner after epoch %d (objective %.6g)", epoch, objective)
             raise optuna.TrialPruned(f"pruned after epoch {epoch} (objective {objective:.6g})")
 
