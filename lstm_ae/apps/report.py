@@ -15,10 +15,8 @@ to do; the rest of the report is still written.
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as dt
 import html
-import math
 import os
 import platform
 import re
@@ -28,30 +26,25 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from lstm_ae.apps import report_content as content
 from lstm_ae.apps.preflight import CONF_DIR
 from lstm_ae.artifacts import write_json, write_text
-from lstm_ae.files import METRICS, RESULT, SUMMARY_CSV, RunStatus, read_json, read_result
+from lstm_ae.files import RunStatus, read_json, read_result
 
 REPO = CONF_DIR.parent
 RUN_PY = REPO / "run.py"
 MARKER = "study_command.json"  # in each task folder: the command, its exit code and wall time
 REPORT = "report.html"
+REPORT_FIGURES = "report_figures"  # the report's own figures, drawn from the folders' numbers
+CONFIRM = "hydra.sweeper.confirm_seeds=2"  # the best two configurations rerun with two more seeds: their spread
 MNIST_QUICK = ("dataset.train_subset=5000", "dataset.val_size=1000", "dataset.test_subset=1000")
 
 
 # -- the tasks ----------------------------------------------------------------------------------------
-@dataclass
-class Table:
-    caption: str
-    header: list[str]
-    rows: list[list]
-
-
 @dataclass(frozen=True)
 class StudyStep:
     key: str  # the folder under the study folder, and the section's anchor
@@ -60,8 +53,6 @@ class StudyStep:
     args: tuple[str, ...]  # run.py arguments: preset and overrides ("-m" first for a sweep)
     quick: tuple[str, ...] = ()  # added with --quick
     data: str | None = None  # "mnist" or "snp500": the data the task needs
-    figures: tuple[str, ...] = ()  # files of the task folder to embed, in this order, when present
-    tables: Callable[[Path, Path], list[Table]] | None = None  # (task folder, study folder) -> extra tables
 
     @property
     def sweep(self) -> bool:
@@ -86,81 +77,6 @@ class StepOutcome:
     message: str = ""
 
 
-def _read_csv(path: Path):
-    import pandas as pd
-
-    try:
-        return pd.read_csv(path)
-    except (OSError, ValueError):
-        return None
-
-
-def _epoch_table(run: Path, study: Path) -> list[Table]:
-    """Per-epoch learning curves as numbers (metrics.csv)."""
-    df = _read_csv(run / METRICS)
-    if df is None:
-        return []
-    cols = [c for c in ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr", "time_s") if c in df]
-    return [Table("Per epoch (metrics.csv)", cols, df[cols].values.tolist())]
-
-
-def _pixel_vs_row(run: Path, study: Path) -> list[Table]:
-    rows = []
-    for name, folder in (("row by row (28 × 28)", study / "mnist_classify"), ("pixel by pixel (784 × 1)", run)):
-        r = read_result(folder)
-        if r:
-            test = r.get("test") or {}
-            rows.append(
-                [name, r.get("status"), r.get("epochs_run"), test.get("acc"), test.get("recon"), r.get("wall_time_s")]
-            )
-    header = ["input", "status", "epochs", "test accuracy", "test reconstruction MSE", "wall time (s)"]
-    caption = "Row by row (section MNIST classification) vs pixel by pixel"
-    return [Table(caption, header, rows)] + _epoch_table(run, study)
-
-
-def _cv_folds(run: Path, study: Path) -> list[Table]:
-    cv = read_result(run).get("cv") or {}
-    rows = [
-        [f["fold"], f["status"], f["best_val_loss"], f["best_epoch"], f["epochs_run"], f["train_size"], f["val_size"]]
-        for f in cv.get("folds", [])
-    ]
-    caption = f"Cross-validation, {cv.get('k', '?')} folds: validation loss {_fmt(cv.get('val_loss_mean'))} ± "
-    caption += f"{_fmt(cv.get('val_loss_std'))}; kept fold {cv.get('kept_fold', '-')} (evaluated once on test)"
-    header = ["fold", "status", "best val loss", "best epoch", "epochs", "train windows", "val windows"]
-    return [Table(caption, header, rows)] if rows else []
-
-
-def _in_units(metrics: dict, prefix: str):
-    """The value of the metric named prefix_<units suffix> (e.g. recon_rmse_dollars), or None."""
-    return next((v for k, v in metrics.items() if k.startswith(prefix + "_")), None)
-
-
-def _forecasts(run: Path, study: Path) -> list[Table]:
-    test = read_result(run).get("test") or {}
-    units = test.get("units", "real units")
-    multi = test.get("multi_step") or {}
-    rows = []
-    for name, m in (
-        ("one-step, every test day", test.get("one_step")),
-        ("multi-step (whole horizon)", multi),
-        ("one-step, same days as multi-step", multi.get("one_step_same_days")),
-    ):
-        if m:
-            numbers = [m.get(k) for k in ("n", "model_mse", "persistence_mse", "ratio")]
-            in_units = [_in_units(m, "model_rmse"), _in_units(m, "persistence_rmse")]
-            rows.append([name, *numbers, *in_units, m.get("model_beats_persistence")])
-    header = ["forecast", "n", "model MSE", "persistence MSE", "ratio", f"model RMSE ({units})",
-              f"persistence RMSE ({units})", "model better"]  # fmt: skip
-    tables = [Table("Forecasts vs persistence (MSE normalized; RMSE in real units)", header, rows)] if rows else []
-    df = _read_csv(run / "error_vs_horizon.csv")
-    if df is not None and len(df) and "horizon" in df:
-        cols = ["horizon", *(c for c in df.columns if c.endswith("_mse") and ("model" in c or "persistence" in c))]
-        picked = df[df["horizon"].isin([1, 2, 5, 10, 20, 30, 40, int(df["horizon"].max())])]
-        caption = "Error vs horizon (error_vs_horizon.csv, normalized MSE, selected horizons)"
-        tables.append(Table(caption, cols, picked[cols].values.tolist()))
-    return tables
-
-
 STEPS: tuple[StudyStep, ...] = (
     StudyStep(
         "toy_examples",
@@ -168,13 +84,12 @@ STEPS: tuple[StudyStep, ...] = (
         "Synthetic sequences (uniform noise with a dip) and one model's test reconstructions and learning curves.",
         ("dataset=toy", "model.hidden=32"),
         quick=("dataset.size=4000", "trainer.epochs=10"),
-        figures=("examples.png", "reconstructions.png", "loss.png"),
     ),
     StudyStep(
         "toy_grid",
         "Toy signals: grid of hidden size × learning rate × gradient clipping",
-        "Every combination of the grid trains once; the table lists the trials best first.",
-        ("-m", "experiment=toy_grid"),
+        "Every combination of the grid trains once; the best two rerun with two more seeds (their spread).",
+        ("-m", "experiment=toy_grid", CONFIRM),
         quick=(
             "dataset.size=2000",
             "trainer.epochs=3",
@@ -182,16 +97,14 @@ STEPS: tuple[StudyStep, ...] = (
             "optimizer.lr=0.001,0.01",
             "trainer.grad_clip=0,0.02",
         ),
-        figures=("objective_vs_params.png", "val_curves.png", "best_reconstructions.png", "optuna_importances.png"),
     ),
     StudyStep(
         "toy_capacity",
         "Toy signals: reconstruction vs capacity",
         "One trial per hidden size: how the context size limits the reconstruction, beside PCA with as many "
         "components (the best linear code of that size, fit on the training split) and the mean training item.",
-        ("-m", "experiment=toy_capacity"),
+        ("-m", "experiment=toy_capacity", CONFIRM),
         quick=("dataset.size=2000", "trainer.epochs=3", "model.hidden=4,16,48"),
-        figures=("test_vs_hidden.png", "val_curves.png", "best_reconstructions.png"),
     ),
     StudyStep(
         "mnist_reconstruct",
@@ -200,8 +113,6 @@ STEPS: tuple[StudyStep, ...] = (
         ("experiment=mnist_reconstruct",),
         quick=(*MNIST_QUICK, "trainer.epochs=2"),
         data="mnist",
-        figures=("examples.png", "reconstructions.png", "loss.png"),
-        tables=_epoch_table,
     ),
     StudyStep(
         "mnist_classify",
@@ -210,8 +121,6 @@ STEPS: tuple[StudyStep, ...] = (
         ("experiment=mnist_classify",),
         quick=(*MNIST_QUICK, "trainer.epochs=3"),
         data="mnist",
-        figures=("accuracy.png", "loss.png", "reconstructions.png"),
-        tables=_epoch_table,
     ),
     StudyStep(
         "mnist_pixel",
@@ -220,8 +129,6 @@ STEPS: tuple[StudyStep, ...] = (
         ("experiment=mnist_pixel",),
         quick=("dataset.train_subset=1000", "dataset.val_size=250", "dataset.test_subset=250", "trainer.epochs=1"),
         data="mnist",
-        figures=("accuracy.png", "loss.png", "reconstructions.png"),
-        tables=_pixel_vs_row,
     ),
     StudyStep(
         "snp500_reconstruct",
@@ -231,8 +138,6 @@ STEPS: tuple[StudyStep, ...] = (
         ("experiment=snp500_reconstruct",),
         quick=("dataset.stride=25", "trainer.epochs=2"),
         data="snp500",
-        figures=("snp500_stocks.png", "cv_folds.png", "reconstructions.png", "loss.png"),
-        tables=_cv_folds,
     ),
     StudyStep(
         "snp500_predict",
@@ -242,14 +147,6 @@ STEPS: tuple[StudyStep, ...] = (
         ("experiment=snp500_predict",),
         quick=("dataset.stride=25", "trainer.epochs=2", "task.forecast_every=5"),
         data="snp500",
-        figures=(
-            "forecast_one_step.png",
-            "forecast_multi_step.png",
-            "error_vs_horizon.png",
-            "prediction_loss.png",
-            "reconstructions.png",
-        ),
-        tables=_forecasts,
     ),
 )
 KEYS = [t.key for t in STEPS]
@@ -343,149 +240,77 @@ def run_task(task: StudyStep, folder: Path, args: list[str]) -> StepOutcome:
 
 
 # -- the report ---------------------------------------------------------------------------------------
-def _fmt(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        if math.isnan(v):
-            return ""
-        if v.is_integer() and abs(v) < 1e6:
-            return str(int(v))
-        return f"{v:.4g}"
-    return str(v)
+GROUPS = {  # the assignment's parts, in its order: the first task of each opens the part
+    "toy_examples": ("1 Synthetic signals", "Sequences of 50 values in [0, 1] with a dip; reconstruction, a grid "
+                     "search and the error against the context size."),
+    "mnist_reconstruct": ("2 MNIST", "Images as sequences: row by row (28 steps of 28 pixels) and pixel by pixel "
+                          "(784 steps of one pixel); reconstruction, then classification from the context."),
+    "snp500_reconstruct": ("3 S&P 500 daily highs", "Windows of 50 trading days, split by stock; reconstruction "
+                           "with cross-validation, then next-day and multi-step prediction."),
+}  # fmt: skip
+QUICK_BANNER = "PIPELINE CHECK (--quick: subsets, few epochs) — these numbers are not results"
 
 
-def _cell(v) -> str:
-    numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
-    return f"<td{' class=num' if numeric else ''}>{html.escape(_fmt(v))}</td>"
-
-
-def _html_table(t: Table) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in t.header)
-    body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in t.rows)
-    return f"<div class=scroll><table><caption>{html.escape(t.caption)}</caption><tr>{head}</tr>{body}</table></div>"
-
-
-def _html_figure(path: Path) -> str:
-    """The PNG inline; figures much wider than tall (side-by-side panels) or dense (>= 1.4 megapixels)
-    take the full width, the others half of it."""
-    png = path.read_bytes()
-    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # IHDR
-    wide = " class=wide" if width > 1.8 * max(height, 1) or width * height >= 1.4e6 else ""
-    data = base64.b64encode(png).decode("ascii")
-    return (
-        f'<figure{wide}><img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
-        f"<figcaption>{html.escape(path.name)}</figcaption></figure>"
-    )
-
-
-def run_table(result: dict) -> Table:
-    """The numbers of one run's result.json: status, objective, test metrics, sizes, time."""
-    rows = [
-        ["status", result.get("status")],
-        [f"objective ({result.get('objective_name', '')}, validation)", result.get("objective")],
-        ["best epoch / epochs run", f"{result.get('best_epoch', '-')} / {result.get('epochs_run', '-')}"],
-    ]
-    test = result.get("test") or {}
-    for key, value in test.items():
-        if key == "recon" and value == test.get("loss"):
-            continue  # reconstruction runs: the loss is the reconstruction error
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            rows.append([f"test {key}", value])
-    sizes = " / ".join(_fmt(result.get(k)) for k in ("train_size", "val_size", "test_size"))
-    rows += [["train / val / test items", sizes], ["parameters", result.get("n_params")]]
-    rows.append(["wall time inside the run (s)", result.get("wall_time_s")])
-    if result.get("reason"):
-        rows.append(["reason", result["reason"]])
-    return Table("Run result (result.json; test metrics from the best checkpoint)", ["quantity", "value"], rows)
-
-
-def sweep_table(sweep_dir: Path) -> Table | None:
-    df = _read_csv(sweep_dir / SUMMARY_CSV)
-    if df is None or df.empty:
-        return None
-    skip = {"folder", "objective_name", "direction", "pareto"}
-    if "reason" in df and df["reason"].isna().all():
-        skip.add("reason")
-    if "test_recon" in df and "test_loss" in df and df["test_recon"].equals(df["test_loss"]):
-        skip.add("test_recon")  # reconstruction: the loss is the reconstruction error
-    params = list(df.columns[1 : list(df.columns).index("status")]) if "status" in df else []
-    fixed = [c for c in params if df[c].astype(str).nunique() == 1 and len(params) > 1]
-    cols = [c for c in df.columns if c not in skip and c not in fixed]
-    names = df["objective_name"].dropna() if "objective_name" in df else []
-    header = [f"objective ({names.iloc[0]})" if c == "objective" and len(names) else c for c in cols]
-    caption = "Trials, best first (summary.csv)"
-    if fixed:
-        caption += "; in every trial: " + ", ".join(f"{c}={df[c].iloc[0]}" for c in fixed)
-    return Table(caption, header, df[cols].values.tolist())
-
-
-def headline(task: StudyStep, run_dir: Path) -> str:
-    """One number for the overview table."""
-    if task.sweep:
-        df = _read_csv(run_dir / SUMMARY_CSV)
-        if df is None or df.empty:
-            return ""
-        best = df.iloc[0]
-        return f"best {best.get('objective_name', 'objective')} {_fmt(best['objective'])} (trial {best['trial']})"
-    test = read_result(run_dir).get("test") or {}
-    if "one_step_ratio" in test:
-        return f"one-step MSE {_fmt(test['one_step_ratio'])}× persistence's"
-    if "acc" in test:
-        return f"test accuracy {100 * test['acc']:.2f} %"
-    if _in_units(test, "recon_rmse") is not None:
-        return f"test reconstruction RMSE {_fmt(_in_units(test, 'recon_rmse'))} {test.get('units', '')}".rstrip()
-    return f"test MSE {_fmt(test.get('recon', test.get('loss')))}" if test else ""
-
-
-def section_html(task: StudyStep, outcome: StepOutcome, folder: Path) -> str:
+def section_html(task: StudyStep, outcome: StepOutcome, folder: Path, ctx: content.Ctx) -> tuple[str, content.Content]:
     run_dir = folder / task.key
-    parts = [f'<section id="{task.key}"><h2>{html.escape(task.title)}</h2>', f"<p>{html.escape(task.about)}</p>"]
-    if outcome.command:
-        parts.append("<p class=cmd-label>Command (run in the repository root):</p>")
-        parts.append(f"<pre>{html.escape(outcome.command)}</pre>")
+    found = content.Content()
+    if outcome.status in (StepStatus.RAN, StepStatus.REUSED, StepStatus.FAILED) and run_dir.exists():
+        try:
+            found = content.SECTIONS[task.key](run_dir, ctx)
+        except Exception as exc:  # a folder the section cannot read: say so, the rest of the report is written
+            found = content.Content(
+                blocks=[f"<p class=failed>This section could not be built: {html.escape(repr(exc))}</p>"]
+            )
+    parts = []
+    if task.key in GROUPS:
+        title, about = GROUPS[task.key]
+        parts.append(f"<h2>{html.escape(title)}</h2><p>{html.escape(about)}</p>")
+    parts += [f'<section id="{task.key}"><h3>{html.escape(task.title)}</h3>', f"<p>{html.escape(task.about)}</p>"]
+    parts.append(found.architecture)
     state = {StepStatus.RAN: "ran now", StepStatus.REUSED: "reused (finished earlier)"}.get(
         outcome.status, outcome.status
     )
     timing = f", {outcome.seconds:.0f} s" if outcome.seconds is not None else ""
     css = outcome.status.replace(" ", "-")
     parts.append(f'<p class="status {css}">Status: {html.escape(state)}{timing}. {html.escape(outcome.message)}</p>')
-    if outcome.status in (StepStatus.RAN, StepStatus.REUSED, StepStatus.FAILED) and run_dir.exists():
-        tables = []
-        if task.sweep:
-            tables.append(sweep_table(run_dir))
-        elif (run_dir / RESULT).exists():
-            tables.append(run_table(read_result(run_dir)))
-        if task.tables:
-            tables += task.tables(run_dir, folder)
-        parts += [_html_table(t) for t in tables if t and t.rows]
-        figures = [_html_figure(run_dir / f) for f in task.figures if (run_dir / f).is_file()]
-        if figures:
-            parts.append('<div class="figures">' + "".join(figures) + "</div>")
-        parts.append(f"<p class=folder>Folder: {html.escape(str(run_dir))}</p>")
+    if found.reading:
+        parts.append("<p class=reading><b>Reading.</b> " + html.escape(" ".join(found.reading)) + "</p>")
+    parts += [b for b in found.blocks if b]
+    if outcome.command:
+        parts.append(f"<p class=cmd><b>Command</b> (repository root): <code>{html.escape(outcome.command)}</code>"
+                     f"<br>Folder: {html.escape(str(run_dir))}</p>")  # fmt: skip
     parts.append("</section>")
-    return "\n".join(parts)
+    return "\n".join(parts), found
 
 
 CSS = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222;
-       line-height: 1.45; }
-h1 { margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
-pre { background: #f4f4f4; padding: 0.6em; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.85em; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-caption { text-align: left; font-weight: 600; padding-bottom: 0.3em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.figures { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
-figure { margin: 0; flex: 0 1 calc(50% - 0.5em); break-inside: avoid; } figure.wide { flex-basis: 100%; }
-.scroll { overflow-x: auto; }
-img { width: 100%; border: 1px solid #eee; }
-figcaption { font-size: 0.8em; color: #666; }
-.status { font-weight: 600; } .failed, .no-data { color: #a00; } .ran, .reused { color: #070; }
-.folder, .meta { font-size: 0.85em; color: #555; } .cmd-label { margin-bottom: 0; }
+@page { size: A4; margin: 15mm 13mm 13mm; @bottom-right { content: "page " counter(page) " of " counter(pages);
+        font: 8pt sans-serif; color: #555; } }
+body { font-family: "DejaVu Sans", system-ui, sans-serif; font-size: 9.5pt; width: 7.2in; margin: 0.3in auto;
+       color: #222; line-height: 1.35; }
+h1 { font-size: 16pt; margin: 0 0 0.2em; } h2 { font-size: 13pt; border-bottom: 2px solid #ccc; margin: 1em 0 0.3em; }
+h3 { font-size: 11pt; margin: 0.9em 0 0.3em; } p { margin: 0.35em 0; }
+code { font-size: 8pt; overflow-wrap: anywhere; }
+table { border-collapse: collapse; margin: 0.2em 0; font-size: 8.5pt; max-width: 100%; }
+caption { text-align: left; font-weight: 600; padding-bottom: 0.2em; }
+th, td { border: 1px solid #ccc; padding: 0.1em 0.35em; text-align: left; vertical-align: top;
+         overflow-wrap: break-word; }
+th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.block { margin: 0.4em 0; break-inside: avoid; } .note { font-size: 8.5pt; color: #444; margin: 0.1em 0; }
+.figures { display: flex; flex-wrap: wrap; gap: 0.1in; align-items: flex-start; margin: 0.3em 0; }
+figure { margin: 0; break-inside: avoid; max-width: 100%; } .figures > .block { margin: 0; flex: 1 1 3.4in; }
+img { width: 100%; display: block; }
+figcaption { font-size: 8pt; color: #555; }
+.arch { background: #f6f6fa; padding: 0.3em 0.5em; border-left: 3px solid #88a; }
+.reading { border-left: 3px solid #8a8; padding-left: 0.5em; }
+.status { font-weight: 600; font-size: 8.5pt; } .failed, .no-data { color: #a00; } .ran, .reused { color: #070; }
+.facts, .cmd, .meta { font-size: 8pt; color: #555; }
+.banner { color: #a00; font-weight: 700; border: 2px solid #a00; padding: 0.2em 0.5em; }
 """
+
+
+def quick_css() -> str:
+    return f'@page {{ @top-center {{ content: "{QUICK_BANNER}"; color: #a00; font: 700 9pt sans-serif; }} }}\n'
 
 
 def machine() -> str:
@@ -501,29 +326,46 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} logical CPUs, {gpu}, Python {platform.python_version()}, torch {torch.__version__}"
 
 
+def glance_table(rows: list[tuple[StudyStep, StepOutcome, content.Content]]) -> str:
+    body = []
+    for t, o, c in rows:
+        g = c.glance
+        cells = [f'<a href="#{t.key}">{html.escape(t.title)}</a>']
+        if g and o.status in (StepStatus.RAN, StepStatus.REUSED):
+            cells += [html.escape(g.measured), html.escape(g.references), html.escape(g.verdict)]
+        else:
+            cells += [html.escape(str(o.status)), "", html.escape(o.message[:160])]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    head = "<tr><th>task</th><th>measured</th><th>references</th><th>against them</th></tr>"
+    return f"<div class=block><table><caption>Results at a glance</caption>{head}{''.join(body)}</table></div>"
+
+
 def write_report(folder: Path, outcomes: dict[str, StepOutcome], quick: bool, started: str, load: float) -> Path:
-    rows = []
-    for t in STEPS:
-        o = outcomes[t.key]
-        note = headline(t, folder / t.key) if o.status in (StepStatus.RAN, StepStatus.REUSED) else o.message
-        seconds = f"{o.seconds:.0f}" if o.seconds is not None else ""
-        cells = [f'<a href="#{t.key}">{html.escape(t.title)}</a>', html.escape(o.status), seconds, html.escape(note)]
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    overview = "<table><caption>Sections</caption><tr><th>section</th><th>status</th><th>time (s)</th>"
-    overview += "<th>headline</th></tr>" + "".join(rows) + "</table>"
+    ctx = content.Ctx(folder, quick, folder / REPORT_FIGURES)
+    ctx.fig_dir.mkdir(exist_ok=True)
+    built = [(t, outcomes[t.key], *section_html(t, outcomes[t.key], folder, ctx)) for t in STEPS]
     now = dt.datetime.now().isoformat(timespec="seconds")
-    mode = "--quick (subsets, few epochs: the numbers show the pipeline, not the study's results)" if quick else "full"
+    mode = "--quick: a pipeline check (subsets, few epochs), not the study's results" if quick else "full"
     command = shlex.join(["python", "-m", "lstm_ae.apps.report", *sys.argv[1:]])
     meta = (
-        f"<p class=meta>Study folder: {html.escape(str(folder))}<br>Mode: {html.escape(mode)}<br>"
-        f"Machine: {html.escape(machine())}<br>Started {started}, written {now}; load average {load:.2f} at the start, "
-        f"{os.getloadavg()[0]:.2f} at the end (times are wall-clock: slower when the load exceeds the cores).<br>"
-        f"Command: <code>{html.escape(command)}</code></p>"
+        f"<p class=meta>Mode: {html.escape(mode)}. Study folder {html.escape(str(folder))}. "
+        f"Machine: {html.escape(machine())}. Started {started}, written {now}; load average {load:.2f} at the start, "
+        f"{os.getloadavg()[0]:.2f} at the end (times are wall-clock). Command: <code>{html.escape(command)}</code></p>"
     )
-    body = "\n".join(section_html(t, outcomes[t.key], folder) for t in STEPS)
+    intro = (
+        "<p>LSTM autoencoders (an encoder LSTM compresses a sequence into its last hidden state z; a decoder LSTM fed z "
+        "at every step rebuilds it) on three kinds of sequences, in the assignment's order. Every number stands beside "
+        "a reference that needs no learning: PCA with as many components as the context and the mean training item for "
+        "reconstruction, chance for accuracy, persistence (tomorrow = today) and AR(1) for forecasts.</p>"
+    )
+    banner = f"<p class=banner>{html.escape(QUICK_BANNER)}</p>" if quick else ""
+    glance = glance_table([(t, o, c) for t, o, _, c in built])
+    body = "\n".join(h for _, _, h, _ in built)
+    css = CSS + (quick_css() if quick else "")
     page = (
         f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>LSTM autoencoder study</title>"
-        f"<style>{CSS}</style></head><body><h1>LSTM autoencoder study</h1>{meta}{overview}\n{body}</body></html>\n"
+        f"<style>{css}</style></head><body><h1>LSTM autoencoder study</h1>{banner}{intro}{glance}{meta}\n{body}"
+        "</body></html>\n"
     )
     write_text(folder / REPORT, page)
     return folder / REPORT
@@ -574,7 +416,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="an override added to every command (repeatable), e.g. trainer.device=cuda")  # fmt: skip
     p.add_argument("--no-pdf", action="store_true", help="write the HTML only")
+    p.add_argument("--report-only", action="store_true",
+                   help="run nothing: rebuild the report from what the folder holds (each task as its own command "
+                   "left it; --quick follows from those commands)")  # fmt: skip
     return p.parse_args(argv)
+
+
+def folder_outcomes(folder: Path) -> tuple[dict[str, StepOutcome], bool]:
+    """Each task as the folder has it (--report-only), and whether its commands were --quick ones."""
+    outcomes, quick = {}, []
+    for t in STEPS:
+        marker = read_json(folder / t.key / MARKER)
+        if not marker:
+            outcomes[t.key] = StepOutcome(StepStatus.NOT_SELECTED, message="Not run in this folder.")
+            continue
+        args = marker.get("args", [])
+        quick.append(bool(t.quick) and all(q in args for q in t.quick))
+        if reusable(t, folder / t.key, args):
+            outcomes[t.key] = StepOutcome(StepStatus.REUSED, show(args), marker.get("wall_s"),
+                                          f"Finished {marker.get('finished', '')}.")  # fmt: skip
+        else:
+            rc = marker.get("returncode")
+            why = (
+                "interrupted (no exit code)" if rc is None else f"exit {rc} (log: {folder / 'logs' / (t.key + '.log')})"
+            )
+            outcomes[t.key] = StepOutcome(StepStatus.FAILED, show(args), marker.get("wall_s"), why)
+    return outcomes, any(quick)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -589,6 +456,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --override {bad[0]!r} is not KEY=VALUE", file=sys.stderr)
         return 2
     folder = args.folder.resolve()
+    if args.report_only:
+        if not folder.is_dir():
+            print(f"error: --report-only: no study folder {folder}", file=sys.stderr)
+            return 2
+        outcomes, quick = folder_outcomes(folder)
+        report = write_report(folder, outcomes, quick, "-", os.getloadavg()[0])
+        pdf = None if args.no_pdf else print_pdf(report)
+        print(f"report: {report}" + (f" and {pdf}" if pdf else ""))
+        return 0
     folder.mkdir(parents=True, exist_ok=True)
     data_args = {}
     if args.mnist_root:

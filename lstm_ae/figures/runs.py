@@ -8,7 +8,7 @@ import numpy as np
 
 from lstm_ae.artifacts import save_figure
 from lstm_ae.data.base import SequenceData, Units
-from lstm_ae.figures.style import date_axis, epoch_axis, plot_series, styled, subplots
+from lstm_ae.figures.style import date_axis, epoch_axis, plot_series, styled, subplots, wrapped
 
 
 def _series(data: SequenceData, split: str, index: int, values: np.ndarray):
@@ -35,7 +35,7 @@ def plot_examples(data: SequenceData, path: Path, n: int = 3) -> None:
             ax.set_title(f"example {i + 1}{label}")
             ax.axis("off")
     else:
-        fig, axes = subplots(n, 1, figsize=(10, 2.6 * n), squeeze=False)
+        fig, axes = subplots(n, 1, figsize=(9, 1.8 * n + 0.5), squeeze=False)
         for i, ax in enumerate(axes[:, 0]):
             xs, ys, xlabel = _series(data, "train", i, x[i])
             ax.plot(xs, ys, marker=".", lw=1.2, label=f"{data.name} example {i + 1}")
@@ -63,7 +63,7 @@ def plot_reconstructions(
     n = len(idx)
     if data.kind == "image":
         rows = [(originals, "original"), (recons, "reconstruction")] + ([reference] if reference else [])
-        fig, axes = subplots(len(rows), n, figsize=(2.2 * n, 2.4 * len(rows)), squeeze=False)
+        fig, axes = subplots(len(rows), n, figsize=(1.1 * n + 1.0, 1.15 * len(rows) + 0.9), squeeze=False)
         for j in range(n):
             for row, (arr, name) in enumerate((values[j], name) for values, name in rows):
                 ax = axes[row, j]
@@ -74,7 +74,7 @@ def plot_reconstructions(
                 if j == 0:
                     ax.set_ylabel(name)
     else:
-        fig, axes = subplots(n, 1, figsize=(10, 2.8 * n), squeeze=False)
+        fig, axes = subplots(n, 1, figsize=(9, 1.75 * n + 0.6), squeeze=False)
         for j, ax in enumerate(axes[:, 0]):
             xs, ys, xlabel = _series(data, split, idx[j], originals[j])
             _, yr, _ = _series(data, split, idx[j], recons[j])
@@ -88,7 +88,7 @@ def plot_reconstructions(
             ax.set_title(data.item_name(split, idx[j]), loc="left")  # the legend sits at the right
             if j == 0:  # one legend above the panels, where it covers no data
                 ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.02), ncol=3, frameon=False)
-    fig.suptitle(title)
+    fig.suptitle(wrapped(title, fig.get_figwidth()))
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -184,7 +184,7 @@ def plot_one_step(
     names, dates, f = shown.names, shown.dates, shown.forecasts
     n = len(names)
     ar_name = score.get("references", {}).get("ar1_diff", {}).get("name", "AR")
-    fig, axes = subplots(n, 2, figsize=(15, 3.3 * n + 0.6), squeeze=False, gridspec_kw={"width_ratios": [2, 1]})
+    fig, axes = subplots(n, 2, figsize=(9, 2.5 * n + 1.5), squeeze=False, gridspec_kw={"width_ratios": [2, 1]})
     for i, name in enumerate(names):
         target, forecast, pers = f.target[i], f.forecast[i], f.persistence[i]
         xs = dates if dates is not None else f.day + 1
@@ -201,18 +201,26 @@ def plot_one_step(
             ax.set_xlabel("date" if dates is not None else "time step")
             date_axis(ax, dates)
         axes[i, 0].set_title(
-            f"test {name}: one-step MSE{' (' + units.symbol + '²)' if units else ''} model {mse_m:.3g}, "
-            f"persistence {mse_p:.3g}, {ar_name} {mse_a:.3g}; model/persistence "
-            f"{mse_m / mse_p if mse_p > 0 else float('inf'):.3f}",
-            fontsize=10,
+            wrapped(
+                f"test {name}: one-step MSE{' (' + units.symbol + '²)' if units else ''} model {mse_m:.3g}, "
+                f"persistence {mse_p:.3g}, {ar_name} {mse_a:.3g}; model/persistence "
+                f"{mse_m / mse_p if mse_p > 0 else float('inf'):.3f}",
+                5.6,
+                12,
+            ),
+            fontsize=12,
         )
         axes[i, 1].set_title(f"last {zoom} days")
         axes[i, 0].legend(loc="best")
-        axes[i, 1].legend(loc="best", fontsize=9, framealpha=0.6)
+        axes[i, 1].legend(loc="best", fontsize=12, framealpha=0.6)
     fig.suptitle(
-        f"One-step forecasts (window of {window} known values), all test series: {_fmt_score(score, units)}"
-        + _fmt_references(score),
-        fontsize=10,
+        wrapped(
+            f"One-step forecasts (window of {window} known values), all test series: {_fmt_score(score, units)}",
+            8.8,
+            12,
+        )
+        + _fmt_references(score, width=90),
+        fontsize=12,
     )
     fig.tight_layout()
     save_figure(fig, path)
@@ -233,7 +241,7 @@ def plot_multi_step(
     """Test sequences: actual, multi-step (own forecasts fed back), one-step (true history)
     and the flat persistence baseline, after `context` known values."""
     n = len(titles)
-    fig, axes = subplots(n, 1, figsize=(11, 3.3 * n), squeeze=False)
+    fig, axes = subplots(n, 1, figsize=(9, 2.25 * n + 1.0), squeeze=False)
     for i, ax in enumerate(axes[:, 0]):
         xs = dates[i] if dates is not None else np.arange(1, seqs.shape[1] + 1)
         fut = xs[context:]
@@ -255,11 +263,15 @@ def plot_multi_step(
         ax.set_ylabel(ylabel)
         ax.set_xlabel("date" if dates is not None else "time step")
         date_axis(ax, dates)
-        ax.legend(loc="best", fontsize=9, framealpha=0.6)
+        ax.legend(loc="best", fontsize=12, framealpha=0.6)
     fig.suptitle(
-        f"Multi-step forecasts after {context} known values, all test sequences: {_fmt_score(score, units)}"
-        + _fmt_references(score),
-        fontsize=10,
+        wrapped(
+            f"Multi-step forecasts after {context} known values, all test sequences: {_fmt_score(score, units)}",
+            8.8,
+            12,
+        )
+        + _fmt_references(score, width=90),
+        fontsize=12,
     )
     fig.tight_layout()
     save_figure(fig, path)

@@ -17,11 +17,12 @@ from matplotlib.ticker import MaxNLocator
 
 from lstm_ae.artifacts import save_figure
 
+FONT_KEY = "lstm_ae min font pt"  # PNG text chunk: the smallest font of the figure, in points at its own size
 STYLE = {  # the house style, applied inside each figure function only (styled), never globally
     "font.size": 12,
     "axes.titlesize": 13,
     "axes.labelsize": 12,
-    "legend.fontsize": 11,
+    "legend.fontsize": 12,
     "axes.grid": True,
     "grid.alpha": 0.3,
 }
@@ -40,11 +41,62 @@ def styled(draw: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def wrapped(text: str, width_in: float, fontsize: float = 13) -> str:
+    """Each line of text broken to fit width_in inches at fontsize points (a title never runs off the figure)."""
+    import textwrap
+
+    chars = max(20, int(width_in * 72 / (0.58 * fontsize)))
+    return "\n".join(textwrap.fill(line, chars) for line in text.splitlines())
+
+
+def smallest_font(fig: Figure) -> float | None:
+    """The smallest font size (points) of the figure's visible, non-empty text, tick labels included."""
+    from matplotlib.text import Text
+
+    texts = list(fig.findobj(Text))
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            texts += axis.get_majorticklabels() + axis.get_minorticklabels()
+    sizes = [t.get_fontsize() for t in texts if t.get_visible() and t.get_text().strip()]
+    return min(sizes) if sizes else None
+
+
+class StampedFigure(Figure):
+    """A figure whose PNG names its smallest font (FONT_KEY), so that a report can show it at a width
+    where that font stays readable (lstm_ae.figures.style.png_info reads it back)."""
+
+    def savefig(self, fname, **kwargs):
+        png = kwargs.get("format", "png" if not isinstance(fname, (str, Path)) else Path(fname).suffix[1:]) == "png"
+        size = smallest_font(self) if png else None
+        if size is not None:
+            kwargs["metadata"] = {**(kwargs.get("metadata") or {}), FONT_KEY: f"{size:.2f}"}
+        return super().savefig(fname, **kwargs)
+
+
 def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None, **kwargs):
     """A figure and its axes without pyplot: no backend is chosen or changed, and nothing is left open
     (in a notebook, our figures never show up in the user's pyplot state)."""
-    fig = Figure(figsize=figsize)
+    fig = StampedFigure(figsize=figsize)
     return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def png_info(path: Path) -> tuple[float, float, float | None]:
+    """(width in inches, height in inches, smallest font in points or None) of a PNG written by
+    save_figure: the size from its pixels and pHYs resolution, the font from its FONT_KEY text chunk."""
+    data = Path(path).read_bytes()
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    dpi, font, pos = 72.0, None, 8
+    while pos + 8 <= len(data):
+        length, kind = int.from_bytes(data[pos : pos + 4], "big"), data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        if kind == b"pHYs" and body[8:9] == b"\x01":  # pixels per metre
+            dpi = int.from_bytes(body[:4], "big") * 0.0254
+        elif kind == b"tEXt" and body.split(b"\0", 1)[0] == FONT_KEY.encode():
+            font = float(body.split(b"\0", 1)[1])
+        elif kind == b"IDAT":
+            break
+        pos += 12 + length
+    return width / dpi, height / dpi, font
 
 
 def epoch_axis(ax) -> None:
@@ -73,7 +125,7 @@ def date_axis(ax, dates) -> None:
 def plot_series(dates, series: dict[str, np.ndarray], path: Path, ylabel: str, title: str) -> None:
     """One panel per series: its whole length, dates on the x-axis (time steps 1..D without dates)."""
     n = len(series)
-    fig, axes = subplots(n, 1, figsize=(11, 3.2 * n), squeeze=False)
+    fig, axes = subplots(n, 1, figsize=(9, 2.0 * n + 0.4), squeeze=False)
     for ax, (name, values) in zip(axes[:, 0], series.items()):
         xs = dates if dates is not None else np.arange(1, len(values) + 1)
         ax.plot(xs, values, lw=1.3, label=name)

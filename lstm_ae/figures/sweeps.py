@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
 import pandas as pd
 
 from lstm_ae.artifacts import save_figure
 from lstm_ae.figures.style import epoch_axis, styled, subplots
 from lstm_ae.files import FINISHED
+
+
+def fixed_ticks(ax, values) -> None:
+    """x ticks at the given values only, as plain numbers: no minor labels."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+
+    ax.xaxis.set_major_locator(FixedLocator(list(values)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def trial_label(row: pd.Series, swept: list[str]) -> str:
@@ -29,6 +38,7 @@ def plot_objective_vs_params(df: pd.DataFrame, swept: list[str], path: Path) -> 
             ax.plot(best.index, best.values, "-", color="C1", label="best trial per value")
             if values.min() > 0 and values.max() / values.min() >= 10:
                 ax.set_xscale("log")
+                fixed_ticks(ax, sorted(values.unique()))  # log minor labels would collide (2×10¹3×10¹...)
         else:
             cats = ok[name].astype(str)
             groups = ok.groupby(cats)["objective"]
@@ -64,8 +74,9 @@ def plot_error_vs_context_size(df: pd.DataFrame, path: Path) -> bool:
         ax.axhline(best["test_mean_recon"].iloc[0], color="C3", lw=1, ls=":", label="mean training item")
     ax.set_xlabel("context size (model.hidden)")
     ax.set_ylabel("test reconstruction MSE")
-    ax.set_xticks(list(best.index))
-    ax.set_xticklabels([f"{int(h)}" for h in best.index])
+    if best.index.min() > 0 and best.index.max() / best.index.min() >= 10:
+        ax.set_xscale("log")
+    fixed_ticks(ax, list(best.index))
     positive = pd.concat([best["recon"], best["test_pca_recon"]]).dropna()
     if len(positive) and (positive > 0).all() and positive.max() / positive.min() > 20:
         ax.set_yscale("log")
@@ -108,36 +119,36 @@ def plot_all_curves(
     return True
 
 
+MIN_TRIALS_FOR_IMPORTANCES = 8  # below this, fANOVA importances are noise
+
+
 @styled
 def optuna_views(sweep_dir: Path, study) -> list[tuple[str, str]]:
-    """Optuna's own views of the sweep's study (matplotlib backend). History and slice plots repeat
-    objective_vs_params.png (with fractional trial ticks); only the importances add something, and only
-    with several parameters and trials."""
+    """Optuna's parameter importances, drawn only when they carry information: at least
+    MIN_TRIALS_FOR_IMPORTANCES finished trials, two parameters or more, and importances that differ (equal
+    shares say nothing). History and slice plots would repeat objective_vs_params.png."""
     if study is None:
         return []
-    import warnings
-
     import optuna
-    from optuna.visualization import matplotlib as ovm
 
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    if len(complete) < 3 or len(complete[0].params) < 2:
+    if len(complete) < MIN_TRIALS_FOR_IMPORTANCES or len(complete[0].params) < 2:
         return []
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    name = "optuna_importances.png"
-    import matplotlib.pyplot as plt  # Optuna's views draw with pyplot
-
-    before = set(plt.get_fignums())
     try:
-        with matplotlib.rc_context(), warnings.catch_warnings():  # Optuna switches to ggplot style globally
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # its matplotlib views
-            ax = ovm.plot_param_importances(study)
-        fig = (ax.flat[0] if hasattr(ax, "flat") else ax).get_figure()
-        fig.set_size_inches(max(8, fig.get_size_inches()[0]), max(5, fig.get_size_inches()[1]))
-        save_figure(fig, sweep_dir / name)
+        importances = optuna.importance.get_param_importances(study)
     except Exception:  # e.g. importances need scikit-learn; a missing view is not an error
         return []
-    finally:  # close what Optuna opened, never the user's own figures
-        for number in set(plt.get_fignums()) - before:
-            plt.close(number)
+    shares = list(importances.values())
+    if not shares or max(shares) - min(shares) < 0.05:
+        return []
+    name = "optuna_importances.png"
+    fig, ax = subplots(figsize=(8, 1.2 + 0.5 * len(shares)))
+    names = list(importances)[::-1]
+    ax.barh(names, [importances[k] for k in names], color="C0")
+    ax.set_xlabel(f"importance for the objective (fANOVA, {len(complete)} trials)")
+    ax.set_xlim(0, 1)
+    ax.set_title("Optuna: parameter importances")
+    fig.tight_layout()
+    save_figure(fig, sweep_dir / name)
     return [("Optuna: parameter importances", name)]
