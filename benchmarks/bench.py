@@ -277,23 +277,21 @@ class Ours:
     Trainer's own epoch loop (Trainer.train_epoch), without a run folder."""
 
     def __init__(self, cfg, workload: Workload, device: torch.device, total_steps: int, seed: int) -> None:
-        from hydra.utils import instantiate
-
-        from lstm_ae.config import typed_process, validate
+        from lstm_ae.config import build, typed_process, validate
         from lstm_ae.data.base import SequenceData, Split
         from lstm_ae.run.prepare import apply_process_settings, build_model, scheduler_config
         from lstm_ae.train.trainer import Trainer, effective_precision
 
         model_cfg, tc = validate(cfg)
         apply_process_settings(typed_process(cfg.process))  # as a run does (threads as set when process.threads=0)
-        task = instantiate(cfg.task)
+        task = build(cfg.task)
         n_classes = 10 if task.name == "classify" else 0
         x, y = synthetic(2, workload.seq_len, workload.features, n_classes, seed)
         shape_only = SequenceData(workload.name, Split(x, y), Split(x, y), Split(x, y), n_classes=n_classes)
         torch.manual_seed(seed)
         model = build_model(model_cfg, shape_only, task)
         self.trainer = Trainer(
-            model, task, instantiate(cfg.optimizer), scheduler_config(cfg), Path(tempfile.gettempdir()), tc, seed=seed
+            model, task, build(cfg.optimizer), scheduler_config(cfg), Path(tempfile.gettempdir()), tc, seed=seed
         )
         self.trainer.build_scheduler(total_steps)
         self.model, self.task = self.trainer.model, task
@@ -629,14 +627,13 @@ def _tta_ours(cfg, target: float, threads: int) -> dict:
 
 
 def _tta_reference(cfg, threads: int, target: float, max_epochs: int, max_time: float, seed: int) -> dict:
-    from hydra.utils import instantiate
-
+    from lstm_ae.config import build
     from lstm_ae.train.trainer import resolve_device
 
     if threads:
         torch.set_num_threads(threads)
     t_load = time.perf_counter()
-    data = instantiate(cfg.dataset)  # the same real files and split as ours
+    data = build(cfg.dataset)  # the same real files and split as ours
     load_s = time.perf_counter() - t_load
     device, hidden = resolve_device(cfg.trainer.device), int(cfg.model.hidden)
     torch.manual_seed(seed)

@@ -50,8 +50,20 @@ def build(node: Any, *args: Any, **kwargs: Any) -> Any:
     from hydra.utils import instantiate
 
     if HYDRA_14:
-        kwargs["_execution_whitelist_"] = sorted(set(_targets(node)))
+        kwargs["_execution_whitelist_"] = sorted({name for t in _targets(node) for name in _names_of(t)})
     return instantiate(node, *args, **kwargs)
+
+
+def _names_of(target: str) -> list[str]:
+    """A target as written and where it lives (Hydra 1.4 checks the defining module:
+    optuna.study.MaxTrialsCallback is optuna._callbacks.MaxTrialsCallback)."""
+    from hydra.utils import get_object
+
+    try:
+        obj = get_object(target)
+    except Exception:  # noqa: BLE001  (instantiate then says what is wrong with it)
+        return [target]
+    return [target, f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"]
 
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"  # the config groups (run.py's config_path)

@@ -4,10 +4,19 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 
 from conftest import REPO, run_cli
-from lstm_ae.config import HYDRA_BASE, RUN_FREE, STUDY_FREE, describe, differences, group_options, settings, validate
+from lstm_ae.config import (
+    HYDRA_BASE,
+    RUN_FREE,
+    STUDY_FREE,
+    build,
+    describe,
+    differences,
+    group_options,
+    settings,
+    validate,
+)
 from lstm_ae.errors import ConfigError
 from lstm_ae.run.prepare import prepare
 
@@ -50,17 +59,17 @@ def test_every_group_option_composes_and_validates(group, option, tmp_path):
     if group == "optimizer":
         import torch
 
-        opt = instantiate(cfg.optimizer)([torch.nn.Parameter(torch.zeros(2))])
+        opt = build(cfg.optimizer)([torch.nn.Parameter(torch.zeros(2))])
         assert opt.param_groups[0]["lr"] == cfg.optimizer.lr
     if group == "task":
-        assert instantiate(cfg.task).objective.startswith("val_")
+        assert build(cfg.task).objective.startswith("val_")
 
 
 @pytest.mark.parametrize("preset", group_options("experiment"))
 def test_every_experiment_preset_composes(preset, tmp_path):
     cfg = _with_its_file(tmp_path, f"experiment={preset}")
     validate(cfg)
-    instantiate(cfg.task)
+    build(cfg.task)
 
 
 def test_assignment_parameters_are_overrides():
