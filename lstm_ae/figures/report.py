@@ -4,11 +4,9 @@ every font at least PRINT_FONT points when shown at that width, legends outside 
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 import matplotlib
 import numpy as np
@@ -16,7 +14,7 @@ import pandas as pd
 from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
 from lstm_ae.artifacts import save_figure
-from lstm_ae.figures.style import STYLE, epoch_axis, subplots
+from lstm_ae.figures.style import STYLE, epoch_axis, subplots, with_style
 
 COLUMN = 7.2  # inches: an A4 or Letter page's text width at the report's margins
 HALF = 3.5  # two figures side by side
@@ -32,17 +30,7 @@ PRINT_STYLE = {
     "lines.linewidth": 1.4,
     "lines.markersize": 3.5,
 }
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def printed(draw: Callable[P, R]) -> Callable[P, R]:
-    @functools.wraps(draw)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with matplotlib.rc_context(PRINT_STYLE):
-            return draw(*args, **kwargs)
-
-    return wrapper
+printed = with_style(PRINT_STYLE)  # every figure of the report, at print size
 
 
 @dataclass

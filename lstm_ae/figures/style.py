@@ -30,15 +30,21 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def styled(draw: Callable[P, R]) -> Callable[P, R]:
-    """Run a figure function inside the house style: matplotlib's global settings stay the user's."""
+def with_style(style: dict) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A decorator running a figure function inside `style`: matplotlib's global settings stay the user's."""
 
-    @functools.wraps(draw)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with matplotlib.rc_context(STYLE):
-            return draw(*args, **kwargs)
+    def decorate(draw: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(draw)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            with matplotlib.rc_context(style):
+                return draw(*args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+styled = with_style(STYLE)  # the house style
 
 
 def wrapped(text: str, width_in: float, fontsize: float = 13) -> str:
