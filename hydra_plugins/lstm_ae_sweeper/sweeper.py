@@ -52,11 +52,12 @@ class LstmAeOptunaSweeper(Sweeper):
     def sweep(self, arguments: list[str]) -> Any:
         from lstm_ae.sweep.optuna_sweep import IncompleteSweep, OptunaSweep, StorageFailure, SweepSettings
         from lstm_ae.sweep.space import SearchSpaceError
+        from lstm_ae.sweep.storage import StorageConfigError
 
         assert self.config is not None and self.launcher is not None
         try:
             return OptunaSweep(SweepSettings(**self.settings), self.config, self.launcher).sweep(arguments)
-        except SearchSpaceError as exc:
+        except (SearchSpaceError, StorageConfigError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
         except IncompleteSweep as exc:

@@ -33,6 +33,7 @@ import inspect
 import json
 import logging
 import math
+import os
 import time
 import traceback
 import warnings
@@ -43,7 +44,7 @@ from typing import Any
 import optuna
 from hydra.core.utils import JobStatus
 from hydra.utils import get_method
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 from optuna.trial import TrialState
 
 from lstm_ae.config import STUDY_FREE, build, describe, differences, settings
@@ -52,12 +53,17 @@ from lstm_ae.sweep import space as search
 from lstm_ae.sweep.attrs import ENQUEUED_ATTR, GRID_KEY, SETTINGS_ATTR, SWEPT_ATTR
 from lstm_ae.sweep.liveness import OWNER_HOST, OWNER_PID, STATUS, Liveness, killed, pid_alive, this_host
 from lstm_ae.sweep.storage import (
+    PASSWORD_ENV,
     is_journal,
     lock_beside_storage,
+    lock_engine,
     lock_path_for,
     open_storage,
     root_cause,
+    server_dialect,
+    server_lock,
     storage_errors,
+    without_password,
 )
 
 log = logging.getLogger(__name__)
@@ -150,6 +156,8 @@ class OptunaSweep:
         self.storage_spec = None if storage in (None, "") else str(storage)
         if self.storage_spec and is_journal(self.storage_spec):  # jobs may run elsewhere: make it absolute
             self.storage_spec = str(self.sweep_dir / Path(self.storage_spec).expanduser())
+        self.storage_spec = _keep_password_out(config, self.storage_spec)
+        self._lock_engine = None  # a database server's lock connection (storage.server_lock)
         self.study_name = None if study_name in (None, "") else str(study_name)
         for key, value in (("n_trials", n_trials), ("n_jobs", n_jobs)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -202,7 +210,14 @@ class OptunaSweep:
     # -- study ---------------------------------------------------------------------------------
     @contextlib.contextmanager
     def claim_lock(self):
-        """Serialize queueing and asking between sweep processes that share this study."""
+        """Serialize queueing and asking between sweep processes that share this study: on a database
+        server by its own lock (any folder, any host), else by a file."""
+        if server_dialect(self.storage_spec):
+            if self._lock_engine is None:
+                self._lock_engine = lock_engine(self.storage_spec)
+            with server_lock(self._lock_engine):
+                yield
+            return
         path = lock_path_for(self.storage_spec, self.sweep_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a") as fh:
@@ -231,12 +246,16 @@ class OptunaSweep:
 
     @staticmethod
     def counts(study: optuna.Study) -> tuple[int, int, int]:
-        """(finished trials that count toward the plan, running trials, failed trials)."""
+        """(finished trials that count toward the plan, running trials, failed trials). A second finished
+        trial of one grid point (left by an older version without a shared lock) does not count."""
         done = running = failed = 0
+        seen: set[str] = set()
         for t in study.get_trials(deepcopy=False):
+            key = trial_grid_key(t)
             if t.state == TrialState.RUNNING:
                 running += 1
-            elif t.state in ENDED_STATES and not killed(t):
+            elif t.state in ENDED_STATES and not killed(t) and (key is None or key not in seen):
+                seen.add(key)
                 done += 1
                 failed += t.state == TrialState.FAIL
         return done, running, failed
@@ -785,6 +804,29 @@ class OptunaSweep:
         log.info("Summary: %s", self.sweep_dir / SUMMARY_MD)
         if self.storage_spec:
             log.info("Study: %s (optuna-dashboard %s)", self.storage_spec, self.storage_spec)
+
+
+def _keep_password_out(config: DictConfig, spec: str | None) -> str | None:
+    """spec without its password, which reaches the sweep's jobs through the environment only: Hydra
+    writes hydra.sweeper.storage and the command line's overrides into every job's folder."""
+    spec, password = without_password(spec)
+    if password is None:
+        return spec
+    os.environ[PASSWORD_ENV] = password
+    with read_write(config), open_dict(config):
+        config.hydra.sweeper.storage = spec
+        overrides = OmegaConf.select(config, "hydra.overrides.hydra", default=None)
+        if overrides is not None:
+            config.hydra.overrides.hydra = [
+                f"hydra.sweeper.storage={spec}" if str(o).lstrip("+~").startswith("hydra.sweeper.storage=") else o
+                for o in overrides
+            ]
+    log.info(
+        "the password in hydra.sweeper.storage reaches this sweep's jobs through %s, and is written nowhere; "
+        "for PostgreSQL leave it out of the URL and set PGPASSWORD or ~/.pgpass",
+        PASSWORD_ENV,
+    )
+    return spec
 
 
 def _only_study(storage) -> str | None:
