@@ -12,8 +12,9 @@ seconds; its grid point then runs again, in the trial's folder.
 - Journal file: Optuna 5.0's JournalStorage has no heartbeat, so a beat is the trial's `heartbeat` user
   attribute (the beating host's time.time()), judged against this host's clock.
 - Either way hosts' clocks must agree to well within grace_period (NTP does).
-- Fast path: a trial owned by this host whose process id is gone is failed at once. A live process id
-  proves nothing (a container restarts its sweeper as pid 1; other hosts reuse pids), so it waits for
+- Fast path: a trial owned by this host whose process id is gone is failed at once, but only when its
+  owner provably shares this PID namespace (OWNER_PID_NS: the boot id and the namespace's inode; a
+  container with the host's name and network has its own pids). A live process id proves nothing (a container restarts its sweeper as pid 1; other hosts reuse pids), so it waits for
   the heartbeat.
 - Heartbeats off (heartbeat_interval null): only the fast path; a trial RUNNING elsewhere cannot be
   judged, and the sweep ends with exit 3 naming it.
@@ -30,6 +31,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -37,6 +39,7 @@ from optuna.trial import FrozenTrial, TrialState
 log = logging.getLogger(__name__)
 
 OWNER_HOST, OWNER_PID = "sweeper_host", "sweeper_pid"  # user attributes: the sweep process running a trial
+OWNER_PID_NS = "sweeper_pid_ns"  # user attribute: "<boot id>:<PID namespace inode>" of that process
 BEATS = "heartbeat_interval"  # user attribute: the owner beats every this many seconds
 BEAT = "heartbeat"  # user attribute (journal file): time.time() of the last beat
 HOST_ENV = "LSTM_AE_HOST"  # the name a sweep process records as its host (default: the host name)
@@ -50,6 +53,21 @@ def killed(trial: FrozenTrial) -> bool:
 
 def this_host() -> str:
     return os.environ.get(HOST_ENV) or socket.gethostname()
+
+
+def pid_namespace() -> str | None:
+    """This process's PID namespace, unique across boots and hosts: "<boot id>:<inode>"; None off Linux."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}:{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return None
+
+
+def shares_pids(trial: FrozenTrial) -> bool:
+    """Whether the trial's owner runs on this host in this PID namespace, so its pid can be checked here."""
+    ns = trial.user_attrs.get(OWNER_PID_NS)
+    return trial.user_attrs.get(OWNER_HOST) == this_host() and ns is not None and ns == pid_namespace()
 
 
 def pid_alive(pid: int) -> bool:
@@ -84,7 +102,7 @@ class Liveness:
         """The user attributes that mark a trial as this process's, in the order to set them: a process
         killed between two of them leaves a trial that is still judged (BEATS before the host)."""
         out = {BEATS: self.interval} if self.enabled else {}
-        return {**out, OWNER_HOST: this_host(), OWNER_PID: os.getpid()}
+        return {**out, OWNER_HOST: this_host(), OWNER_PID_NS: pid_namespace(), OWNER_PID: os.getpid()}
 
     def can_judge(self, trial: FrozenTrial) -> bool:
         """Whether a RUNNING trial will, if its process is dead, be found stale (so it is worth waiting for):
@@ -151,11 +169,11 @@ class Liveness:
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         if not running:
             return []
-        host, now = this_host(), time.time()
+        now = time.time()
         stale: list[tuple[int, str]] = []
         for t in running:
             owner, pid = t.user_attrs.get(OWNER_HOST), t.user_attrs.get(OWNER_PID)
-            if owner == host and pid is not None and not pid_alive(int(pid)):
+            if shares_pids(t) and pid is not None and not pid_alive(int(pid)):
                 stale.append((t.number, f"its sweep process (pid {pid}) on this host is gone"))
             elif claims_locked and pid is None:
                 stale.append((t.number, "its sweep process died while claiming it"))

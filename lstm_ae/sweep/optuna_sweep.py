@@ -51,7 +51,7 @@ from lstm_ae.config import STUDY_FREE, build, describe, differences, settings
 from lstm_ae.files import RESULT, SUMMARY_MD, RunStatus
 from lstm_ae.sweep import space as search
 from lstm_ae.sweep.attrs import ENQUEUED_ATTR, GRID_KEY, SETTINGS_ATTR, SWEPT_ATTR
-from lstm_ae.sweep.liveness import OWNER_HOST, OWNER_PID, STATUS, Liveness, killed, pid_alive, this_host
+from lstm_ae.sweep.liveness import OWNER_HOST, OWNER_PID, STATUS, Liveness, killed, pid_alive, shares_pids
 from lstm_ae.sweep.storage import (
     PASSWORD_ENV,
     is_journal,
@@ -746,7 +746,6 @@ class OptunaSweep:
         """Raise IncompleteSweep naming what this sweep planned but nobody finished: trials killed without
         a rerun, or left RUNNING without heartbeats on another host (maybe dead there). Trials still
         running in a live process on this host (a concurrent sweeper without heartbeats) are not missing."""
-        host = this_host()
         finished, elsewhere = set(), {}
         n_finished = 0
         for t in study.get_trials(deepcopy=False):
@@ -756,7 +755,7 @@ class OptunaSweep:
                 finished.add(key)
             elif t.state == TrialState.RUNNING:
                 owner, pid = t.user_attrs.get(OWNER_HOST), t.user_attrs.get(OWNER_PID)
-                if owner == host and pid is not None and pid_alive(int(pid)):
+                if shares_pids(t) and pid is not None and pid_alive(int(pid)):
                     n_finished += 1  # a live sweeper here is finishing it
                     finished.add(key)
                 else:

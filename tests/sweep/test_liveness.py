@@ -21,7 +21,7 @@ import optuna
 import pytest
 
 from conftest import REPO
-from lstm_ae.sweep.liveness import Liveness, this_host
+from lstm_ae.sweep.liveness import OWNER_PID_NS, Liveness, pid_namespace, this_host
 from lstm_ae.sweep.storage import open_storage
 
 pytestmark = pytest.mark.slow  # real trainings and sweeps: -m 'not slow' skips them
@@ -373,3 +373,41 @@ def test_a_read_only_study_is_one_line_before_any_trial(tmp_path):
         "finished trials are kept: fix the storage and run the same command again"
     )
     assert not (sweep / "1").exists()
+
+
+# -- PID namespaces --------------------------------------------------------------------------------
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", ""])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.mark.parametrize("same_namespace", [True, False])
+def test_a_dead_pid_fails_a_trial_at_once_only_when_its_owner_shares_this_pid_namespace(tmp_path, same_namespace):
+    """Same host name, a pid that is gone here: in this PID namespace the trial is failed at once; recorded
+    from another namespace (a container sharing the host's name) that pid says nothing, so the trial is left
+    to its heartbeat, which still beats."""
+    study, trial, liveness = claim("sqlite", tmp_path / "s", 1, this_host(), dead_pid())
+    trial.set_user_attr(OWNER_PID_NS, pid_namespace() if same_namespace else "another-boot:4026531836")
+    failed = liveness.fail_stale(study)
+    assert failed == ([trial.number] if same_namespace else [])
+    state = next(t for t in study.get_trials() if t.number == trial.number).state.name
+    assert state == ("FAIL" if same_namespace else "RUNNING")
+
+
+def test_a_process_in_its_own_pid_namespace_records_another_namespace():
+    """unshare -fp --mount-proc (as a container): the namespace id a sweep process records there differs
+    from this one's, and its pids mean nothing here."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs unshare and root")
+    code = "from lstm_ae.sweep.liveness import pid_namespace; import os; print(pid_namespace(), os.getpid())"
+    out = subprocess.run(
+        ["unshare", "-fp", "--mount-proc", sys.executable, "-c", code],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=REPO,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    inside, pid = out.stdout.split()
+    assert pid == "1" and inside != pid_namespace()
+    assert inside.split(":")[0] == pid_namespace().split(":")[0]  # same boot: only the namespace differs
