@@ -44,11 +44,28 @@ BEATS = "heartbeat_interval"  # user attribute: the owner beats every this many 
 BEAT = "heartbeat"  # user attribute (journal file): time.time() of the last beat
 HOST_ENV = "LSTM_AE_HOST"  # the name a sweep process records as its host (default: the host name)
 STATUS = "status"  # user attribute set on every trial a sweep process recorded; FAIL without it = killed
+INTERRUPTED = "interrupted"  # user attribute: the scheduler's state when the trial's job ended without a result
+SWEEP_RUN = "sweep_run"  # user attribute: the invocation of the sweep that recorded the interruption
+_SWEEP_RUN: list[str] = []
+
+
+def sweep_run() -> str:
+    """This sweep process's invocation id (made when first asked)."""
+    if not _SWEEP_RUN:
+        import uuid
+
+        _SWEEP_RUN.append(uuid.uuid4().hex)
+    return _SWEEP_RUN[0]
 
 
 def killed(trial: FrozenTrial) -> bool:
-    """A FAIL no sweep process recorded: its process died, and a stale check failed it."""
-    return trial.state == TrialState.FAIL and STATUS not in trial.user_attrs
+    """A FAIL that runs again: no sweep process recorded it (its process died and a stale check failed
+    it), or its job was ended by the scheduler in an earlier invocation of the sweep (in this one it is
+    a failed trial, so the sweep does not loop on it)."""
+    if trial.state != TrialState.FAIL:
+        return False
+    attrs = trial.user_attrs
+    return STATUS not in attrs or (INTERRUPTED in attrs and attrs.get(SWEEP_RUN) != sweep_run())
 
 
 def this_host() -> str:

@@ -51,7 +51,19 @@ from lstm_ae.config import STUDY_FREE, build, describe, differences, settings
 from lstm_ae.files import RESULT, SUMMARY_MD, RunStatus
 from lstm_ae.sweep import space as search
 from lstm_ae.sweep.attrs import ENQUEUED_ATTR, GRID_KEY, SETTINGS_ATTR, SWEPT_ATTR
-from lstm_ae.sweep.liveness import OWNER_HOST, OWNER_PID, STATUS, Liveness, killed, pid_alive, shares_pids
+from lstm_ae.sweep.launch import JobInterrupted, launch_batch
+from lstm_ae.sweep.liveness import (
+    INTERRUPTED,
+    OWNER_HOST,
+    OWNER_PID,
+    STATUS,
+    SWEEP_RUN,
+    Liveness,
+    killed,
+    pid_alive,
+    shares_pids,
+    sweep_run,
+)
 from lstm_ae.sweep.storage import (
     PASSWORD_ENV,
     is_journal,
@@ -115,6 +127,7 @@ class TrialOutcome:
     reason: str = ""
     values: list[float] | None = None
     traceback: str = field(default="", repr=False)
+    interrupted: str | None = None  # the scheduler's state when a job ended without a result
 
 
 @dataclass(frozen=True)
@@ -322,7 +335,7 @@ class OptunaSweep:
                 for c, s in batch
             ]
             started = time.time()
-            rets = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
+            rets = launch_batch(self.launcher, overrides, self.job_idx)
             self.job_idx += len(rets)
             for (c, s), ret in zip(batch, rets):
                 out = self.outcome(ret, started)
@@ -491,7 +504,7 @@ class OptunaSweep:
             started = time.time()
             self.doing = None
             with self.liveness.beating([t.number for t in trials]):
-                batch = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
+                batch = launch_batch(self.launcher, overrides, self.job_idx)
             self.doing = "reading the study"
             self.job_idx += len(batch)
             returns.extend(batch)
@@ -652,6 +665,8 @@ class OptunaSweep:
                 exc = raised
             if isinstance(exc, optuna.TrialPruned):  # a user's task pruned through sweep.pruning.current_trial
                 return TrialOutcome(RunStatus.PRUNED, str(exc) or "pruned by the sweeper's pruner")
+            if isinstance(exc, JobInterrupted):  # the scheduler ended it: runs again at the next invocation
+                return TrialOutcome(RunStatus.FAILED, str(exc), interrupted=exc.state)
             return TrialOutcome(
                 RunStatus.FAILED, f"{type(exc).__name__}: {exc}", traceback="".join(traceback.format_exception(exc))
             )
@@ -696,6 +711,9 @@ class OptunaSweep:
 
     def record(self, study: optuna.Study, trial: optuna.Trial, ret: Any, started: float) -> None:
         out = self.outcome(ret, started)
+        if out.interrupted:  # before STATUS: killed() reads them together
+            trial.set_user_attr(INTERRUPTED, out.interrupted)
+            trial.set_user_attr(SWEEP_RUN, sweep_run())
         trial.set_user_attr(STATUS, out.status)
         if out.reason:
             trial.set_user_attr("reason", out.reason[:500])

@@ -2,9 +2,11 @@
 nothing else. SPHERE_OBJECTIVES=2 returns two objectives; SPHERE_FAIL_AT raises when x is above it.
 For the sweep's fault tests: SPHERE_SLEEP=s makes a job take s seconds (a trial that trains),
 SPHERE_PIDS=dir writes each job's process id there, SPHERE_FREEZE=file makes that file read-only
-while the job runs (a disk gone read-only under the study)."""
+while the job runs (a disk gone read-only under the study), SPHERE_KILL_AT=v makes a job with x above v
+kill itself with SIGKILL (a job ended by its scheduler, without a result)."""
 
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -23,6 +25,8 @@ def sphere(cfg: DictConfig):
     if "SPHERE_FREEZE" in os.environ:
         freeze(Path(os.environ["SPHERE_FREEZE"]))
     time.sleep(float(os.environ.get("SPHERE_SLEEP", 0)))
+    if "SPHERE_KILL_AT" in os.environ and x > float(os.environ["SPHERE_KILL_AT"]):
+        os.kill(os.getpid(), signal.SIGKILL)
     if "SPHERE_FAIL_AT" in os.environ and x > float(os.environ["SPHERE_FAIL_AT"]):
         raise ValueError(f"x={x} is out of range")
     if os.environ.get("SPHERE_OBJECTIVES") == "2":

@@ -445,3 +445,28 @@ def test_our_calls_raise_no_hydra_or_optuna_warning_with_warnings_as_errors(tmp_
                    "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2",
                    f"hydra.sweep.dir={tmp_path / 'ours'}", cwd=tmp_path, env=strict)  # fmt: skip
     assert ours.returncode == 0 and "Warning" not in ours.stderr, ours.stderr[-3000:]
+
+
+def test_a_submitit_job_ended_without_a_result_is_a_failed_trial_and_runs_again_next_time(tmp_path):
+    """hydra/launcher=submitit_local, one job of the batch SIGKILLed (as scancel or a time limit end a SLURM
+    job): that trial is FAIL with the job's state as its reason, the batch's other result is recorded, the
+    summary is written; the same command again runs the interrupted point, in its folder, and completes."""
+    sweep = tmp_path / "sweep"
+    args = ["-m", "x=1,2", "y=0", "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
+            "hydra.sweeper.max_failure_rate=1", f"hydra.sweep.dir={sweep}",
+            f"hydra.sweeper.storage=sqlite:///{sweep}/optuna.db"]  # fmt: skip
+    first = run_app(*args, cwd=tmp_path, env={"SPHERE_KILL_AT": "1.5"})
+    assert first.returncode in (0, 3), first.stderr[-3000:]
+    assert "Traceback" not in first.stderr
+    study = load(f"sqlite:///{sweep}/optuna.db")
+    by_x = {t.params["x"]: t for t in study.trials}
+    assert by_x[1].state.name == "COMPLETE" and by_x[1].value == 1
+    assert by_x[2].state.name == "FAIL"
+    assert "ended without a result" in by_x[2].user_attrs["reason"]
+    assert by_x[2].user_attrs["interrupted"]
+    assert "1 failed" in (sweep / "summary.md").read_text()
+    again = run_app(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    study = load(f"sqlite:///{sweep}/optuna.db")
+    done = sorted((t.params["x"], t.value) for t in study.trials if t.state.name == "COMPLETE")
+    assert done == [(1, 1.0), (2, 4.0)] and len(study.trials) == 3  # the killed point once more, nothing else
