@@ -264,7 +264,7 @@ class OptunaSweep:
         done = running = failed = 0
         seen: set[str] = set()
         for t in study.get_trials(deepcopy=False):
-            key = trial_grid_key(t)
+            key = t.user_attrs.get(GRID_KEY)  # grid points only: a sampler may well draw one configuration twice
             if t.state == TrialState.RUNNING:
                 running += 1
             elif t.state in ENDED_STATES and not killed(t) and (key is None or key not in seen):

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, run_cli
+from lstm_ae.sweep.liveness import pid_namespace
 
 FAST = ["dataset.size=300", "trainer.epochs=2", "model.hidden=8", "optimizer=sgd", "trainer.grad_clip=0"]
 
@@ -224,7 +225,7 @@ def test_trials_left_queued_or_running_by_a_dead_sweeper_are_recovered(tmp_path)
         optuna.trial.create_trial(params={"optimizer.lr": 0.01}, distributions={"optimizer.lr": grid}, value=0.5)
     )
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    owner = {"sweeper_host": socket.gethostname(), "sweeper_pid": int(dead.stdout)}
+    owner = {"sweeper_host": socket.gethostname(), "sweeper_pid_ns": pid_namespace(), "sweeper_pid": int(dead.stdout)}
     study.enqueue_trial({"optimizer.lr": 0.03})
     running = study.ask()  # the 0.03 point: RUNNING, owned by the dead process
     assert running.suggest_categorical("optimizer.lr", [0.01, 0.02, 0.03]) == 0.03
