@@ -82,6 +82,7 @@ log = logging.getLogger(__name__)
 
 ENDED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 SUMMARY_EVERY_S = 20.0  # the sweep summary is rebuilt at most this often while trials run, and at the end
+RECORD_RETRY_S = 30.0  # how long a finished result waits for a failing storage before the trial is given up
 DEFAULT_N_TRIALS = 20  # trials of a sampled (not grid) search when hydra.sweeper.n_trials is not set
 FIXED_SEED_SAMPLERS = ("optuna.samplers.QMCSampler",)
 # samplers whose package Optuna imports only when they first sample: (module, the extra that installs it)
@@ -687,7 +688,7 @@ class OptunaSweep:
     def record_or_say_why(self, study: optuna.Study, trial: optuna.Trial, ret: Any, started: float) -> None:
         """Record a job's outcome; when that fails, say what failed and the state the trial is really in."""
         try:
-            self.record(study, trial, ret, started)
+            self.record_retrying(study, trial, ret, started)
         except optuna.exceptions.UpdateFinishedTrialError:
             log.warning(
                 "trial %d was failed meanwhile by another sweep process (no heartbeat from this one for %s s): "
@@ -708,6 +709,22 @@ class OptunaSweep:
                 root_cause(exc),
                 state,
             )
+
+    def record_retrying(self, study: optuna.Study, trial: optuna.Trial, ret: Any, started: float) -> None:
+        """record, tried again for about RECORD_RETRY_S while a database server fails (restarting), so a
+        finished result outlives a short outage; a local file's failure is not waited for."""
+        deadline = time.monotonic() + (RECORD_RETRY_S if server_dialect(self.storage_spec) else 0.0)
+        wait = 1.0
+        while True:
+            try:
+                return self.record(study, trial, ret, started)
+            except storage_errors() as exc:
+                if time.monotonic() + wait > deadline:
+                    raise
+                log.warning("the database failed while recording trial %d (%s); trying again in %.0f s", trial.number,
+                            root_cause(exc), wait)  # fmt: skip
+                time.sleep(wait)
+                wait = min(wait * 2, 8.0)
 
     def record(self, study: optuna.Study, trial: optuna.Trial, ret: Any, started: float) -> None:
         out = self.outcome(ret, started)

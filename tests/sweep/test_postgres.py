@@ -57,8 +57,21 @@ def sphere(*args: str, folder, env: dict | None = None) -> subprocess.Popen:
     )
 
 
+def running(url: str) -> bool:
+    """Whether a trial is RUNNING, read with SQL (Optuna's load_study would create the schema, racing
+    the sweeper that is creating it)."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+        if conn.execute("SELECT to_regclass('trials')").fetchone()[0] is None:
+            return False
+        return conn.execute("SELECT count(*) FROM trials WHERE state = 'RUNNING'").fetchone()[0] > 0
+
+
 def finish(proc: subprocess.Popen) -> tuple[int, str]:
-    _, err = proc.communicate(timeout=600)
+    """(exit code, stderr); the sweep's log (stdout) is kept as proc.log."""
+    out, err = proc.communicate(timeout=600)
+    proc.log = out
     return proc.returncode, err
 
 
@@ -96,18 +109,22 @@ def test_a_missing_database_driver_is_one_line_naming_the_package(database, tmp_
 
 
 def test_a_database_restart_during_a_trial_loses_no_result(database, tmp_path):
-    """The server stops for 5 s while a trial runs; its result is recorded once the server is back
-    (stale connections are replaced: pool_pre_ping)."""
+    """The server stops for 5 s while a trial runs, and is still down when the trial ends: its result is
+    recorded once the server is back (the record is retried; stale connections are replaced: pool_pre_ping)."""
     url, _ = database
     cluster = os.environ.get("LSTM_AE_POSTGRES_CLUSTER")  # "15 lstmae": pg_ctlcluster's version and name
     if not cluster:
         pytest.skip("LSTM_AE_POSTGRES_CLUSTER is not set: the test cannot restart the server")
-    proc = sphere("x=1,2", "y=0", f"hydra.sweeper.storage={url}", folder=tmp_path / "sweep", env={"SPHERE_SLEEP": "9"})
-    time.sleep(5)  # trial 0 is training
+    proc = sphere("x=1,2", "y=0", f"hydra.sweeper.storage={url}", folder=tmp_path / "sweep", env={"SPHERE_SLEEP": "3"})
+    deadline = time.time() + 120
+    while not running(url):  # trial 0 is training (not the sweep still starting up)
+        assert time.time() < deadline and proc.poll() is None, "hang guard: no trial started"
+        time.sleep(0.3)
     subprocess.run(["pg_ctlcluster", *cluster.split(), "stop", "-m", "fast"], check=True)
-    time.sleep(5)
+    time.sleep(5)  # the 3 s trial ends while the server is down
     subprocess.run(["pg_ctlcluster", *cluster.split(), "start"], check=True)
     rc, err = finish(proc)
     assert rc == 0, err[-3000:]
     study = optuna.load_study(study_name="grid", storage=url)
     assert sorted((t.state.name, t.value) for t in study.trials) == [("COMPLETE", 1.0), ("COMPLETE", 4.0)]
+    assert "the database failed while recording trial 0" in proc.log and "trying again" in proc.log  # it met the outage
