@@ -82,8 +82,7 @@ def _gather(job: Any, overrides: list[str]) -> Any:
         )
     except FailedJobError as exc:  # an error outside the task (the job's setup): a failed trial
         error = exc
-    ret = JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=error)
-    return ret
+    return JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=error)
 
 
 def _first(exc: BaseException) -> str:

@@ -14,8 +14,8 @@ seconds; its grid point then runs again, in the trial's folder.
 - Either way hosts' clocks must agree to well within grace_period (NTP does).
 - Fast path: a trial owned by this host whose process id is gone is failed at once, but only when its
   owner provably shares this PID namespace (OWNER_PID_NS: the boot id and the namespace's inode; a
-  container with the host's name and network has its own pids). A live process id proves nothing (a container restarts its sweeper as pid 1; other hosts reuse pids), so it waits for
-  the heartbeat.
+  container with the host's name and network has its own pids). A live process id proves nothing (a
+  container restarts its sweeper as pid 1; other hosts reuse pids), so it waits for the heartbeat.
 - Heartbeats off (heartbeat_interval null): only the fast path; a trial RUNNING elsewhere cannot be
   judged, and the sweep ends with exit 3 naming it.
 """
