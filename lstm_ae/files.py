@@ -16,6 +16,8 @@ RESULT = "result.json"  # status, reason, objective, test metrics, references, w
 METRICS = "metrics.csv"  # one row per epoch
 BEST_CKPT = "best.pt"  # weights of the best validation epoch
 LAST_CKPT = "last.pt"  # full training state after the last epoch (resume)
+SPLITS = "splits.json"  # which named series went to which split (data that name their items' series)
+REFERENCES = "references.json"  # forecast references fitted at training time (task=predict)
 HYDRA_CONFIG = ".hydra/config.yaml"  # the composed config, as Hydra writes it
 PREVIOUS = "previous"  # earlier runs' files, set aside by a rerun with trainer.resume=false
 TRAINING_FILES = (LAST_CKPT, BEST_CKPT, METRICS)  # a folder holding one of these has trained

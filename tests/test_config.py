@@ -213,13 +213,21 @@ def test_figures_name_the_trial_they_show():
     assert run_label() == ""  # outside a Hydra job
     with initialize_config_dir(config_dir=str(CONF), **HYDRA_BASE):
         cfg = compose("config", overrides=["model.hidden=32", "optimizer.lr=0.005"], return_hydra_config=True)
-    with open_dict(cfg):
+        long = compose(
+            "config",
+            overrides=["dataset=snp500", "dataset.path=/home/student/courses/deep-learning/hw2/data/sp500.csv.gz"],
+            return_hydra_config=True,
+        )
+    with open_dict(cfg), open_dict(long):
         cfg.hydra.mode = RunMode.MULTIRUN
         cfg.hydra.job.num = 3
+        long.hydra.mode = RunMode.RUN
     HydraConfig.instance().set_config(cfg)
     try:
         assert run_label() == "trial 3: model.hidden=32 optimizer.lr=0.005"
         assert len(run_label(width=20)) == 20
+        HydraConfig.instance().set_config(long)  # a long path is named by its file; the config holds it whole
+        assert run_label() == "dataset=snp500 dataset.path=…/sp500.csv.gz"
     finally:
         HydraConfig.instance().cfg = None
 

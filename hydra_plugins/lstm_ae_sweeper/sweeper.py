@@ -50,6 +50,7 @@ class LstmAeOptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> Any:
+        from lstm_ae.sweep.launch import LaunchConfigError
         from lstm_ae.sweep.optuna_sweep import IncompleteSweep, OptunaSweep, StorageFailure, SweepSettings
         from lstm_ae.sweep.space import SearchSpaceError
         from lstm_ae.sweep.storage import StorageConfigError
@@ -57,7 +58,7 @@ class LstmAeOptunaSweeper(Sweeper):
         assert self.config is not None and self.launcher is not None
         try:
             return OptunaSweep(SweepSettings(**self.settings), self.config, self.launcher).sweep(arguments)
-        except (SearchSpaceError, StorageConfigError) as exc:
+        except (SearchSpaceError, StorageConfigError, LaunchConfigError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
         except IncompleteSweep as exc:

@@ -1,6 +1,7 @@
 """Evaluate a trained run on other data (another period, another market) of the same schema.
 
     python -m lstm_ae.apps.evaluate <run folder> dataset.path=<csv> [more overrides] [--out DIR] [--all-items]
+                                    [--refit-references]
 
 (flags and overrides in any order).
 
@@ -19,6 +20,13 @@ on (the run's splits.json), plus — unless the data do not name their items' se
 run's test series; on another file it evaluates every series the model has never seen.
 --all-items evaluates every item of the new data, including series the model trained on (useful
 for another period of the same series).
+
+Forecast references (task=predict): the run's own, as fitted at training time on its training series
+(<run>/references.json), so no reference sees the evaluated period. --refit-references fits them
+again on the new data's training split instead (labelled so in eval.json: such a reference has seen
+the evaluated period, days after each forecast included). The eval folder's splits.json names the
+evaluated series and what the references were fitted on; a part of the file too short for one
+window is named in eval.json (data.unscored) and in the log.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import json
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +48,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from lstm_ae.artifacts import write_json, write_text
 from lstm_ae.config import HYDRA_BASE, validate
-from lstm_ae.data.base import concat, groups_of, stat_items, take, with_splits
+from lstm_ae.data.base import concat, groups_of, names_of, stat_items, take, with_splits
 from lstm_ae.errors import ConfigError, DataError, first_line
-from lstm_ae.files import BEST_CKPT
+from lstm_ae.files import BEST_CKPT, REFERENCES, SPLITS
 from lstm_ae.run import prepare as pipeline
 from lstm_ae.run.outputs import fmt_metrics, test_best
 from lstm_ae.run.prepare import count_parameters
@@ -75,39 +84,75 @@ def compose_run_config(run: Path, overrides: list[str]):
         GlobalHydra.instance().clear()
 
 
-def select_items(data, run: Path, all_items: bool):
+@dataclass(frozen=True)
+class Selection:
+    """The data to evaluate (its test split), how it was chosen and the series left out."""
+
+    data: object
+    scope: str
+    excluded: list[str]
+
+
+def select_items(data, run: Path, all_items: bool) -> Selection:
     """The evaluation split: see the module docstring."""
     if all_items:
         pool = concat([data.train, data.val, data.test])
-        return with_splits(data, test=pool), "all items"
-    splits_file = run / "splits.json"
+        return Selection(with_splits(data, test=pool), "all items", [])
+    splits_file = run / SPLITS
     if data.test.names is None or not splits_file.exists():
-        return data, "the test split"
+        return Selection(data, "the test split", [])
     seen = set()
     for key in ("train", "val"):
         seen.update(json.loads(splits_file.read_text()).get(key, []))
     pool = concat([data.train, data.val, data.test])
-    keep = ~np.isin(groups_of(pool), list(seen))
+    groups = groups_of(pool)
+    keep = ~np.isin(groups, list(seen))
     if not keep.any():
         where = data.stats.get("path", data.name)
         raise DataError(f"{where}: every series was among the run's training/validation series (splits.json)")
-    return with_splits(data, test=take(pool, np.flatnonzero(keep))), f"series unseen by the run ({len(seen)} excluded)"
+    excluded = sorted(set(groups[~keep].tolist()))
+    scope = f"series unseen by the run ({len(excluded)} of its {len(seen)} training/validation series excluded)"
+    return Selection(with_splits(data, test=take(pool, np.flatnonzero(keep))), scope, excluded)
 
 
-def run(run_dir: Path, overrides: list[str], out: Path | None, all_items: bool) -> dict:
+def references_override(run: Path, cfg, refit: bool) -> tuple[list[str], str | None]:
+    """The override that scores a predict run against its own references, and how they are labelled."""
+    if cfg.task.get("name") != "predict":
+        return [], None
+    saved = (run / REFERENCES).absolute()
+    if refit or not saved.is_file():
+        why = "--refit-references" if refit else f"the run saved no {REFERENCES}"
+        log.warning("references refit on the evaluated data's training split (%s): they have seen its period", why)
+        return [], f"refit on the evaluated data ({why})"
+    return [f"++task.references={saved}"], f"the run's own, fitted at training time ({saved})"
 
+
+def _write_splits(out: Path, data, test: dict, excluded: list[str]) -> None:
+    """The eval folder's splits.json: what was evaluated, what was left out, what the references saw."""
+    if data.test.names is None:
+        return
+    fit = (test.get("one_step") or {}).get("references_fit") or {}
+    write_json(out / SPLITS, {"evaluated": names_of(data.test), "excluded_seen_by_the_run": excluded,
+                              **({"references_fitted_on": fit["fit_on"]} if fit else {})})  # fmt: skip
+
+
+def run(run_dir: Path, overrides: list[str], out: Path | None, all_items: bool, refit: bool = False) -> dict:
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
     ckpt = run_dir / BEST_CKPT
     if not ckpt.is_file():
         raise ConfigError(f"{run_dir}: no {BEST_CKPT} (was the run trained to at least one epoch?)")
     cfg = compose_run_config(run_dir, overrides)
+    extra, references = references_override(run_dir, cfg, refit)
+    if extra:
+        cfg = compose_run_config(run_dir, [*overrides, *extra])
     model_cfg, trainer_cfg = validate(cfg)
     inst = pipeline.instantiate_node
     task = inst(cfg.task)
     data = inst(cfg.dataset)
     task.check_data(data)
-    data, scope = select_items(data, run_dir, all_items)
+    chosen = select_items(data, run_dir, all_items)
+    data, scope = chosen.data, chosen.scope
     out = Path(out) if out else run_dir / "eval" / time.strftime("%Y-%m-%d_%H-%M-%S")
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(trainer_cfg.device)
@@ -118,11 +163,16 @@ def run(run_dir: Path, overrides: list[str], out: Path | None, all_items: bool) 
     )
     tested = test_best(prep, out, [], ckpt)
     test, figures = tested.test, tested.figures
+    _write_splits(out, data, test, chosen.excluded)
+    unscored = data.stats.get("unscored", "none")
+    if unscored != "none":
+        log.warning("not scored (shorter than one window): %s", unscored)
     result = {
         "run": str(run_dir),
         "checkpoint": str(ckpt),
         "overrides": overrides,
         "evaluated": scope,
+        **({"references": references} if references else {}),
         "test_size": len(data.test),
         "data": {**stat_items(data), **({"units": data.units.symbol} if data.units else {})},
         "test": test,
@@ -142,10 +192,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. dataset.path=other.csv")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default <run>/eval/<timestamp>)")
     parser.add_argument("--all-items", action="store_true", help="also evaluate series the run trained on")
+    parser.add_argument(
+        "--refit-references",
+        action="store_true",
+        help="fit the forecast references on the new data instead of using the run's (they see its period)",
+    )
     args = parser.parse_intermixed_args(argv)  # flags and overrides in any order
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
     try:
-        run(args.run, args.overrides, args.out, args.all_items)
+        run(args.run, args.overrides, args.out, args.all_items, args.refit_references)
     except (ConfigError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

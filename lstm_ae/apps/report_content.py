@@ -15,6 +15,7 @@ from pathlib import Path
 from lstm_ae.figures import report as figs
 from lstm_ae.figures.style import png_info
 from lstm_ae.files import FINISHED, METRICS, SUMMARY_CSV, read_result
+from lstm_ae.run.outputs import honest_share_text
 from lstm_ae.sweep import confirm
 
 TARGET_FONT = 9.0  # points: a figure is shown at the width where its smallest font has this size
@@ -260,7 +261,12 @@ def run_facts(result: dict) -> str:
 
 
 def loss_curve(
-    run: Path, ctx: Ctx, name: str, title: str, columns=(("train_loss", "train"), ("val_loss", "validation"))
+    run: Path,
+    ctx: Ctx,
+    name: str,
+    title: str,
+    columns=(("train_loss", "train"), ("val_loss", "validation")),
+    caption: str = "",
 ):
     df = _csv(run / METRICS)
     if df is None or df.empty:
@@ -268,7 +274,7 @@ def loss_curve(
     lines = [figs.Line(label, df["epoch"], df[c]) for c, label in columns if c in df]
     path = ctx.fig_dir / name
     figs.curves(lines, "loss", path, title, logy=True)
-    return figure(path, f"{title} (metrics.csv)")
+    return figure(path, f"{title} (metrics.csv)" + (f": {caption}" if caption else ""))
 
 
 # -- sections ---------------------------------------------------------------------------------------------
@@ -648,7 +654,8 @@ def forecast_rows(test: dict) -> tuple[list[list], str]:
     how = ""
     if boot:
         how = (f"95 % intervals from {boot.get('n_resamples')} resamples of {boot.get('resampled', 'the test series')}"
-               f" ({boot.get('n_groups', '?')} groups).")  # fmt: skip
+               f" ({boot.get('n_groups', '?')} series" + (f" × {boot['n_blocks']} blocks" if boot.get("n_blocks") else "")
+               + ").")  # fmt: skip
     return rows, how
 
 
@@ -668,8 +675,12 @@ def snp500_predict(run: Path, ctx: Ctx) -> Content:
     train = loss_curve(run, ctx, "snp_loss.png", "S&P 500 predict: training loss vs epoch",
                        (("train_loss", "train, total"), ("val_loss", "val, total"),
                         ("train_recon", "train, recon.")))  # fmt: skip
+    cfg = _config(run)
+    share = honest_share_text((cfg.get("task") or {}).get("last_weight", 1.0),
+                              (cfg.get("dataset") or {}).get("seq_len", 50) - 1)  # fmt: skip
     pred = loss_curve(run, ctx, "snp_prediction_loss.png", "S&P 500: prediction loss vs epoch",
-                      (("train_pred", "train"), ("val_pred", "val"), ("val_next", "val, next day only")))  # fmt: skip
+                      (("train_pred", "train"), ("val_pred", "val"), ("val_next", "val, next day only")),
+                      share)  # fmt: skip
     hdf = _csv(run / "error_vs_horizon.csv")
     horizon = ""
     if hdf is not None and "horizon" in hdf:

@@ -308,6 +308,7 @@ def load(**settings) -> SequenceData:
     }
     stats = {**cleaned.summary(), "path": str(cfg.path), "column": cfg.column, "scale_on": cfg.scope,
              "fit_len": cfg.fit_len, "windows_per_stock": len(starts), "gaps": "; ".join(gaps) or "none",
+             "unscored": "; ".join(unscored_parts(cleaned.dates, breaks, cfg.seq_len)) or "none",
              "read_time_s": t_read}  # fmt: skip
     series = Series(cleaned.values, cleaned.symbols, cleaned.dates, shown=SHOWN, figure=FIGURE,
                     title=f"S&P 500: daily {cfg.column}", breaks=breaks)  # fmt: skip
@@ -334,6 +335,16 @@ def split_stocks(n_stocks: int, cfg: Settings) -> dict[str, np.ndarray]:
     return {"train": perm[:n_train], "val": perm[n_train : n_train + n_val], "test": perm[n_train + n_val :]}
 
 
+def unscored_parts(dates: pd.DatetimeIndex, breaks: tuple[int, ...], seq_len: int) -> list[str]:
+    """The gap-free stretches shorter than one window, which yield no window and no forecast, as text."""
+    edges = [0, *breaks, len(dates)]
+    return [
+        f"{dates[a].date()}..{dates[b - 1].date()}: {b - a} days, shorter than one window ({seq_len}); not scored"
+        for a, b in zip(edges[:-1], edges[1:])
+        if b - a < seq_len
+    ]
+
+
 def windows_of(cleaned: Cleaned, cfg: Settings) -> tuple[list[int], list[str], np.ndarray]:
     """The calendar's breaks (gaps > max_gap_days), the gaps as text, and the windows' first days."""
     n_days = len(cleaned.dates)
@@ -344,6 +355,8 @@ def windows_of(cleaned: Cleaned, cfg: Settings) -> tuple[list[int], list[str], n
             "%s: split at %d calendar gap(s) > %d days: %s", cfg.path, len(gaps), cfg.max_gap_days, ", ".join(gaps)
         )
     starts = window_starts(n_days, cfg.seq_len, cfg.window_stride, breaks)
+    for part in unscored_parts(cleaned.dates, breaks, cfg.seq_len) if len(starts) else ():
+        log.warning("%s: %s", cfg.path, part)
     if len(starts) == 0:
         longest = max(b - a for a, b in zip([0, *breaks], [*breaks, n_days]))
         raise DataError(

@@ -1,4 +1,4 @@
-"""Reference forecasts and their scores: persistence, drift, linear AR, and a stock bootstrap.
+"""Reference forecasts and their scores: persistence, drift, linear AR, and a stock-and-day bootstrap.
 
 Pure array math on windows: a window (N, L) holds the L values known before the value to
 forecast. Nothing here knows a dataset, a model or a figure; lstm_ae.evaluation.forecast feeds it.
@@ -11,12 +11,14 @@ forecast. Nothing here knows a dataset, a model or a figure; lstm_ae.evaluation.
 - Persistence, Drift and LinearAR share fit(windows, targets) / predict(windows), a key and a name;
   iterate() turns any of them into multi-step forecasts by feeding its forecasts back.
 - bootstrap_ratio: the ratio of two forecasters' mean squared errors and its percentile interval,
-  resampling groups (stocks) with replacement, so errors of one stock stay together.
+  resampling groups (stocks) and blocks of days jointly, so the errors of one stock stay together and
+  so do those of one stretch of days that every stock shares; Verdict says what the interval allows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
@@ -133,14 +135,60 @@ class LinearAR:
         return out + w[:, -1] if self.on == "differences" else out
 
 
+class Verdict(StrEnum):
+    """What an interval of an MSE ratio (model / reference) allows one to say."""
+
+    BEATS = "beats"  # the whole interval lies below 1
+    WORSE = "worse"  # the whole interval lies above 1
+    UNDECIDED = "not distinguishable"  # the interval holds 1: the data do not decide
+
+    @classmethod
+    def of(cls, ci_low: float, ci_high: float) -> Verdict:
+        if ci_high < 1.0:
+            return cls.BEATS
+        return cls.WORSE if ci_low > 1.0 else cls.UNDECIDED
+
+
+@dataclass(frozen=True)
+class RatioInterval:
+    """An MSE ratio with its percentile bootstrap interval (bootstrap_ratio)."""
+
+    ratio: float
+    ci_low: float
+    ci_high: float
+    level: float
+    n_resamples: int
+    n_groups: int
+    n_blocks: int
+    seed: int
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict.of(self.ci_low, self.ci_high)
+
+    def as_dict(self) -> dict:
+        return {"ratio": self.ratio, "ci_low": self.ci_low, "ci_high": self.ci_high, "verdict": str(self.verdict)}
+
+
+def _counts(rng: np.random.Generator, n: int, n_resamples: int) -> np.ndarray:
+    """(n_resamples, n): how often each of n units is drawn in each resample of n draws with replacement."""
+    draws = rng.integers(0, n, size=(n_resamples, n)) + n * np.arange(n_resamples)[:, None]
+    return np.bincount(draws.reshape(-1), minlength=n_resamples * n).reshape(n_resamples, n).astype(np.float64)
+
+
 def bootstrap_ratio(
-    model_sq, base_sq, groups=None, n_resamples: int = 1000, seed: int = 0, level: float = 0.95
-) -> dict:
-    """MSE(model) / MSE(base) over all forecasts, and a percentile interval by resampling groups.
+    model_sq, base_sq, groups=None, blocks=None, n_resamples: int = 1000, seed: int = 0, level: float = 0.95
+) -> RatioInterval:
+    """MSE(model) / MSE(base) over all forecasts, and a percentile interval by a two-way bootstrap.
 
     model_sq, base_sq: squared errors of the same forecasts, (S, n) with one row per group, or flat
-    with `groups` labelling each error. Each resample draws as many groups as there are, with
-    replacement, and takes the ratio of the summed errors of the drawn groups."""
+    with `groups` labelling each error. `blocks` labels each error's block of days (None: one block).
+    Each resample draws as many groups as there are and, independently, as many blocks as there are,
+    both with replacement, and takes the ratio of the errors summed over every drawn (group, block)
+    cell. Groups (stocks) and blocks (runs of consecutive days) are crossed: the stocks share the
+    market's days, so resampling stocks alone treats one day's common move as many independent
+    errors; resampling both keeps a stock's errors together and a day's errors together (Owen's
+    pigeonhole bootstrap, conservative for crossed effects). With one block it is the group bootstrap."""
     m = np.asarray(model_sq, dtype=np.float64)
     b = np.asarray(base_sq, dtype=np.float64)
     if m.shape != b.shape:
@@ -149,26 +197,31 @@ def bootstrap_ratio(
         if m.ndim != 2:
             raise ValueError("flat squared errors need groups")
         groups = np.repeat(np.arange(m.shape[0]), m.shape[1])
+    blocks = np.zeros(m.size, dtype=np.int64) if blocks is None else np.asarray(blocks).reshape(-1)
     _, g = np.unique(np.asarray(groups).reshape(-1), return_inverse=True)
-    m_g = np.bincount(g, weights=m.reshape(-1))
-    b_g = np.bincount(g, weights=b.reshape(-1))
-    n_groups = len(m_g)
-    ratio = float(m_g.sum() / b_g.sum()) if b_g.sum() > 0 else float("inf")
+    _, k = np.unique(blocks, return_inverse=True)
+    if len(g) != m.size or len(k) != m.size:
+        raise ValueError(f"{m.size} errors but {len(g)} group and {len(k)} block labels")
+    n_g, n_k = int(g.max()) + 1, int(k.max()) + 1
+    cell = g * n_k + k
+    m_cell = np.bincount(cell, weights=m.reshape(-1), minlength=n_g * n_k).reshape(n_g, n_k)
+    b_cell = np.bincount(cell, weights=b.reshape(-1), minlength=n_g * n_k).reshape(n_g, n_k)
+    total = b_cell.sum()
+    ratio = float(m_cell.sum() / total) if total > 0 else float("inf")
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_groups, size=(n_resamples, n_groups))
+    c_g, c_k = _counts(rng, n_g, n_resamples), _counts(rng, n_k, n_resamples)
     with np.errstate(divide="ignore", invalid="ignore"):
-        boot = m_g[draws].sum(axis=1) / b_g[draws].sum(axis=1)
+        boot = ((c_g @ m_cell) * c_k).sum(axis=1) / ((c_g @ b_cell) * c_k).sum(axis=1)
     alpha = (1.0 - level) / 2.0
     lo, hi = np.quantile(boot, [alpha, 1.0 - alpha])
-    return {
-        "ratio": ratio,
-        "ci_low": float(lo),
-        "ci_high": float(hi),
-        "level": level,
-        "n_resamples": n_resamples,
-        "n_groups": int(n_groups),
-        "seed": seed,
-    }
+    return RatioInterval(ratio, float(lo), float(hi), level, n_resamples, n_g, n_k, seed)
+
+
+def day_blocks(days, length: int) -> np.ndarray:
+    """Block of each day position: runs of `length` consecutive days (0..length-1, length..2 length-1, ...)."""
+    if length < 1:
+        raise ValueError(f"blocks of days need length >= 1, got {length}")
+    return np.asarray(days, dtype=np.int64) // length
 
 
 def next_value_windows(series, window: int, every: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

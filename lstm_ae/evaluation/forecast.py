@@ -29,13 +29,16 @@ References (lstm_ae.evaluation.baselines) are scored on the same forecasts next 
 window, AR(1) on differences and AR(2) on levels, fitted by least squares on the training series'
 windows scaled exactly like the model's inputs (never on an evaluated series), and iterated for
 multi-step. Every ratio carries a 95 % interval from N_RESAMPLES bootstrap resamples of the test
-series (errors of one series stay together). Series with gaps (Series.breaks) are forecast within
+series and blocks of days jointly (Resampling: the series share the market's days), and a verdict
+("beats", "worse", "not distinguishable") that only a whole interval on one side of 1 gives; the
+model_beats_* flags are the verdicts (null when the interval holds 1). Series with gaps (Series.breaks) are forecast within
 each gap-free stretch only; when no stretch holds a multi-step sequence, multi-step is skipped with
 a note and the rest is still scored.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +48,9 @@ import torch
 
 from lstm_ae.artifacts import write_csv, write_json
 from lstm_ae.data.base import FixedScaler, SequenceData, names_of
+from lstm_ae.errors import DataError, first_line
 from lstm_ae.evaluation import baselines
+from lstm_ae.files import REFERENCES, SPLITS
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +59,6 @@ AR_KEY = "ar1_diff"  # the linear reference the model is held to (model_beats_ar
 
 
 # -- forecasts ----------------------------------------------------------------------------------
-@torch.inference_mode()
 @dataclass(frozen=True)
 class OneStepForecast:
     """One-step forecasts of S series on n days (arrays (S, n), in real units)."""
@@ -96,6 +100,7 @@ class ShownSeries:
     ar: np.ndarray  # the AR reference's forecasts of the same days
     names: list[str]
     dates: np.ndarray | None  # the forecast days' dates (None: steps)
+    gaps: tuple[int, ...] = ()  # indices of forecast days that start a new gap-free stretch
 
 
 @dataclass(frozen=True)
@@ -215,15 +220,52 @@ def fit_references(data: SequenceData, window: int, scaler) -> tuple[list, dict]
         wins = np.lib.stride_tricks.sliding_window_view(values, window, axis=1)[:, days - window]
         targets = values[:, days]
         source = f"{len(names or train)} training series" + ("" if names else " (also evaluated)")
+        fit_series = names or train
     else:
         wins, targets, _ = baselines.next_value_windows(_split_values(data, "train"), window)
         source = f"{len(data.train)} training items"
+        fit_series = []
     flat = wins.reshape(-1, window)
     x, lo, span = _scaled(flat, scaler)
     y = (targets.reshape(-1) - lo) / span
     refs = [ref.fit(x, y) for ref in references(window)]
     info = {"fit_on": source, "n_windows": int(len(y))}
     info.update({f"{ref.key}_coef": ref.coef.tolist() for ref in refs if isinstance(ref, baselines.LinearAR)})
+    return refs, {**info, "fit_series": list(fit_series)}
+
+
+def save_references(path: Path, refs: list, info: dict, window: int) -> None:
+    """The fitted references (their coefficients and what they were fitted on) as JSON."""
+    entries = [{"key": r.key, "kind": type(r).__name__, **_ref_params(r)} for r in refs]
+    write_json(path, {"window": window, **info, "references": entries})
+
+
+def _ref_params(ref) -> dict:
+    if isinstance(ref, baselines.LinearAR):
+        return {"order": ref.order, "on": ref.on, "coef": ref.coef.tolist()}
+    if isinstance(ref, baselines.Drift):
+        return {"k": ref.k}
+    return {}
+
+
+def load_references(path: Path, window: int) -> tuple[list, dict]:
+    """References saved by save_references (at training time), for windows of `window` values."""
+    try:
+        saved = json.loads(Path(path).read_text())
+        refs = []
+        for e in saved["references"]:
+            if e["kind"] == "LinearAR":
+                refs.append(baselines.LinearAR(e["order"], e["on"], np.asarray(e["coef"], dtype=np.float64)))
+            elif e["kind"] == "Drift":
+                refs.append(baselines.Drift(e["k"]))
+            else:
+                raise KeyError(e["kind"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{path}: not a references file saved at training time ({first_line(exc)})") from None
+    if saved["window"] != window:
+        raise DataError(f"{path}: references for windows of {saved['window']} values, the model reads {window}")
+    info = {k: v for k, v in saved.items() if k not in ("references", "window", "fit_series")}
+    info["fit_on"] = f"{saved['fit_on']}, fitted at training time ({path})"
     return refs, info
 
 
@@ -259,19 +301,54 @@ def reference_multi_step(refs: list, seqs: np.ndarray, context: int, scaler) -> 
     }
 
 
-def score_references(model_f, ref_f: dict, refs: list, persistence, target, span, groups, suffix) -> dict:
+@dataclass(frozen=True)
+class Resampling:
+    """What the bootstrap behind every interval resamples: each forecast's series (its group) and its
+    block of days. Test series of one market share their days, so the errors of one day are not
+    independent across series: blocks of consecutive days are resampled jointly with the series
+    (baselines.bootstrap_ratio). Without a shared calendar (items that are not windows of dated
+    series) there is one block and only the series are resampled."""
+
+    groups: np.ndarray  # (rows,): the series of each row of forecasts
+    blocks: np.ndarray  # (rows, cols): the block of days of each forecast
+    block_days: int | None  # the blocks' length in days; None: one block
+
+    @classmethod
+    def one_block(cls, groups, shape: tuple[int, int]) -> Resampling:
+        return cls(np.asarray(groups), np.zeros(shape, dtype=np.int64), None)
+
+    def describe(self) -> str:
+        if self.block_days is None:
+            return "the test series"
+        return f"the test series and blocks of {self.block_days} consecutive days, jointly"
+
+    def info(self) -> dict:
+        return {"n_resamples": N_RESAMPLES, "level": 0.95, "seed": 0, "resampled": self.describe(),
+                "n_groups": int(len(np.unique(self.groups))), "n_blocks": int(len(np.unique(self.blocks))),
+                "block_days": self.block_days}  # fmt: skip
+
+
+def verdict_flag(interval: dict) -> bool | None:
+    """model_beats_*: True when the interval lies below 1, False above it, None when it holds 1."""
+    verdict = baselines.Verdict(interval["verdict"])
+    return None if verdict is baselines.Verdict.UNDECIDED else verdict is baselines.Verdict.BEATS
+
+
+def score_references(model_f, ref_f: dict, refs: list, truth: tuple, resampling: Resampling, suffix) -> dict:
     """References' MSE and ratio to persistence, and the model's ratio to persistence and to each
-    reference, each with a 95 % interval by resampling the groups (rows' series)."""
+    reference, each with a 95 % interval and its verdict (Resampling); truth = (persistence, target,
+    span). model_beats_persistence[_<suffix>] and model_beats_ar come from the intervals."""
+    persistence, target, span = truth
     y = np.asarray(target, dtype=np.float64)
     span = np.broadcast_to(np.asarray(span, dtype=np.float64), y.shape)
-    groups = np.repeat(np.asarray(groups), y.shape[1])
+    groups = np.repeat(resampling.groups, y.shape[1])
+    blocks = np.broadcast_to(resampling.blocks, y.shape).reshape(-1)
 
-    def sq(f):
-        return (((np.asarray(f) - y) / span) ** 2).reshape(-1)
+    def sq(f, scale=span):
+        return (((np.asarray(f) - y) / scale) ** 2).reshape(-1)
 
     def boot(a, b):
-        r = baselines.bootstrap_ratio(a, b, groups, n_resamples=N_RESAMPLES)
-        return {k: r[k] for k in ("ratio", "ci_low", "ci_high")}
+        return baselines.bootstrap_ratio(a, b, groups, blocks, n_resamples=N_RESAMPLES).as_dict()
 
     base, model = sq(persistence), sq(model_f)
     out = {"references": {}, "model_vs": {"persistence": boot(model, base)}}
@@ -282,23 +359,17 @@ def score_references(model_f, ref_f: dict, refs: list, persistence, target, span
             entry[f"mse_{suffix}"] = float(np.mean((ref_f[ref.key] - y) ** 2))
         out["references"][ref.key] = entry
         out["model_vs"][ref.key] = boot(model, err)
-    out["ratio_ci"] = [out["model_vs"]["persistence"]["ci_low"], out["model_vs"]["persistence"]["ci_high"]]
+    vs_p = out["model_vs"]["persistence"]
+    out.update(ratio_ci=[vs_p["ci_low"], vs_p["ci_high"]], model_beats_persistence=verdict_flag(vs_p))
+    if suffix:
+        vs_u = boot(sq(model_f, 1.0), sq(persistence, 1.0))
+        out[f"ratio_{suffix}_ci"] = [vs_u["ci_low"], vs_u["ci_high"]]
+        out[f"model_beats_persistence_{suffix}"] = verdict_flag(vs_u)
     if AR_KEY in out["model_vs"]:
         vs_ar = out["model_vs"][AR_KEY]
-        out.update(
-            ratio_ar=vs_ar["ratio"],
-            ratio_ar_ci=[vs_ar["ci_low"], vs_ar["ci_high"]],
-            model_beats_ar=bool(vs_ar["ratio"] <= 1.0),
-        )
-    out.update(
-        bootstrap={
-            "n_resamples": N_RESAMPLES,
-            "level": 0.95,
-            "seed": 0,
-            "resampled": "test series",
-            "n_groups": int(len(np.unique(groups))),
-        },  # fmt: skip
-    )
+        out.update(ratio_ar=vs_ar["ratio"], ratio_ar_ci=[vs_ar["ci_low"], vs_ar["ci_high"]],
+                   model_beats_ar=verdict_flag(vs_ar))  # fmt: skip
+    out["bootstrap"] = resampling.info()
     return out
 
 
@@ -328,9 +399,6 @@ def compare(forecast, baseline, target, span, suffix: str | None) -> dict:
                 f"persistence_rmse_{suffix}": base_u**0.5,
             }
         )
-    out["model_beats_persistence"] = bool(out["ratio"] < 1.0)  # in normalized units
-    if suffix:
-        out[f"model_beats_persistence_{suffix}"] = bool(out[f"ratio_{suffix}"] < 1.0)
     return out
 
 
@@ -424,7 +492,7 @@ def data_metrics(task, model, data: SequenceData, device, out_dir) -> dict:
     if data.units is not None:
         metrics = _unit_errors(task, model, data, device)
     if data.test.names is not None:
-        write_json(out_dir / "splits.json", {k: names_of(data.split(k)) for k in ("train", "val", "test")})
+        write_json(out_dir / SPLITS, {k: names_of(data.split(k)) for k in ("train", "val", "test")})
     metrics["figures"] = plots.plot_shown_series(data, out_dir)
     return metrics
 
@@ -464,7 +532,12 @@ def forecast_metrics(task, model, data, device, out_dir) -> dict:
     suffix = _suffix(data)
     scaler = data.units.scaler if data.units else FixedScaler()
     window = data.seq_len - 1  # the input length the model was trained on
-    refs, fit_info = fit_references(data, window, scaler)
+    if task.references:
+        refs, fit_info = load_references(task.references, window)
+    else:
+        refs, fit_info = fit_references(data, window, scaler)
+        save_references(out_dir / REFERENCES, refs, fit_info, window)
+        fit_info.pop("fit_series")
     log.info(
         "references fitted on %d windows of %s: %s",
         fit_info["n_windows"],
@@ -503,13 +576,19 @@ def _one_step_scores(f: Forecaster, window: int, every: int) -> tuple[dict, Show
     ref_f = reference_forecasts(f.refs, os_.windows, f.scaler)
     one = compare(os_.forecast, os_.persistence, os_.target, os_.span, f.suffix)
     one.update(window=window, every=every, n_series=len(names))
-    one.update(score_references(os_.forecast, ref_f, f.refs, os_.persistence, os_.target, os_.span, names, f.suffix))
+    resampling = Resampling(np.asarray(names), baselines.day_blocks(os_.day, window)[None, :], window)
+    if f.data.series is None:  # items that are not windows of whole series share no calendar
+        resampling = Resampling.one_block(names, os_.target.shape)
+    truth = (os_.persistence, os_.target, os_.span)
+    one.update(score_references(os_.forecast, ref_f, f.refs, truth, resampling, f.suffix))
     k = min(3, len(names))
     if every != 1:  # the figure shows every day of the first series
         os_ = one_step(f.model, series[:k], window, f.scaler, f.device, 1, breaks)
         ref_f = reference_forecasts(f.refs, os_.windows, f.scaler)
     shown_dates = None if dates is None else np.asarray(dates)[os_.day]
-    return one, ShownSeries(os_.first(k), ref_f[AR_KEY][:k], names[:k], shown_dates)
+    stretch = np.searchsorted(np.asarray(breaks, dtype=np.int64), os_.day, side="right")
+    gaps = tuple(int(g) for g in np.flatnonzero(np.diff(stretch)) + 1)
+    return one, ShownSeries(os_.first(k), ref_f[AR_KEY][:k], names[:k], shown_dates, gaps)
 
 
 def _multi_step_scores(f: Forecaster, context: int, out_dir: Path) -> tuple[dict, PlottedMultiStep | None]:
@@ -528,14 +607,24 @@ def _multi_step_scores(f: Forecaster, context: int, out_dir: Path) -> tuple[dict
     refs = multi_step_references(f.refs, context)
     ref_f = reference_multi_step(refs, seqs, context, f.scaler)
     span0 = ms.span0[:, None]
-    groups = [t.removeprefix("test ") for t in titles]
     multi = compare(ms.multi, ms.flat, ms.target, span0, f.suffix)
     multi.update(context=context, horizon=seqs.shape[1] - context, n_sequences=len(seqs))
-    multi.update(score_references(ms.multi, ref_f, refs, ms.flat, ms.target, span0, groups, f.suffix))
+    resampling = _multi_step_resampling(f.data, titles, context)
+    multi.update(score_references(ms.multi, ref_f, refs, (ms.flat, ms.target, span0), resampling, f.suffix))
     multi["one_step_same_days"] = compare(ms.one, ms.naive, ms.target, span0, f.suffix)
     rows = per_horizon(ms, f.suffix, {ref.key: ref_f[ref.key] for ref in refs})
     write_csv(out_dir / "error_vs_horizon.csv", rows)
     return multi, PlottedMultiStep(seqs, titles, seq_dates, ms, ref_f.get(AR_KEY), rows)
+
+
+def _multi_step_resampling(data: SequenceData, titles: list[str], context: int) -> Resampling:
+    """Multi-step sequences resampled by series and, with whole series, by segment: the sequences of
+    one segment (multi_step_sequences orders them segment-major) cover the same 2 x context days."""
+    groups = np.asarray([t.removeprefix("test ") for t in titles])
+    if data.series is None:
+        return Resampling.one_block(groups, (len(groups), context))
+    segment = np.arange(len(groups)) // len(names_of(data.test))
+    return Resampling(groups, segment[:, None], 2 * context)
 
 
 def _forecast_figures(data: SequenceData, one_step_part: tuple, multi_part: tuple, out_dir: Path) -> list[str]:
@@ -571,7 +660,8 @@ def _forecast_figures(data: SequenceData, one_step_part: tuple, multi_part: tupl
 def _log_scores(one: dict, multi: dict, window: int, units) -> None:
     def vs(score):
         return ", ".join(
-            f"{key} {v['ratio']:.4f} [{v['ci_low']:.4f}, {v['ci_high']:.4f}]" for key, v in score["model_vs"].items()
+            f"{key} {v['ratio']:.4f} [{v['ci_low']:.4f}, {v['ci_high']:.4f}] ({v['verdict']})"
+            for key, v in score["model_vs"].items()
         )
 
     unit_text = ""
@@ -580,13 +670,14 @@ def _log_scores(one: dict, multi: dict, window: int, units) -> None:
         unit_text = f"; in {units.symbol}: ratio {one[f'ratio_{u}']:.3f}"
     log.info(
         "one-step forecasts (%d, window %d): model MSE %.4g vs persistence %.4g (normalized)%s; model / reference "
-        "(95%% interval, %d resamples of the test series): %s",
+        "(95%% interval, %d resamples of %s): %s",
         one["n"],
         window,
         one["model_mse"],
         one["persistence_mse"],
         unit_text,
         N_RESAMPLES,
+        one["bootstrap"]["resampled"],
         vs(one),
     )
     if "ratio" in multi:

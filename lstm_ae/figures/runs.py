@@ -8,7 +8,16 @@ import numpy as np
 
 from lstm_ae.artifacts import save_figure
 from lstm_ae.data.base import SequenceData, Units
-from lstm_ae.figures.style import date_axis, epoch_axis, plot_series, styled, subplots, wrapped
+from lstm_ae.figures.style import (
+    broken_at,
+    date_axis,
+    epoch_axis,
+    legend_below,
+    plot_series,
+    styled,
+    subplots,
+    wrapped,
+)
 
 
 def _series(data: SequenceData, split: str, index: int, values: np.ndarray):
@@ -128,7 +137,7 @@ def plot_shown_series(data: SequenceData, out_dir: Path) -> list[str]:
         return []
     values = dict(zip(wanted, series.values[series.rows(wanted)]))
     title = f"{series.title} of {' and '.join(wanted)}"
-    plot_series(series.dates, values, Path(out_dir) / series.figure, data.value_label, title)
+    plot_series(series.dates, values, Path(out_dir) / series.figure, data.value_label, title, series.breaks)
     return [series.figure]
 
 
@@ -162,8 +171,8 @@ def _fmt_references(score: dict, width: int = 150) -> str:
     model = "; ".join(f"{refs[k]['name'] if k in refs else k} {ci(v)}" for k, v in score["model_vs"].items())
     base = "; ".join(f"{r['name']} {ci(r['vs_persistence'])}" for r in refs.values())
     text = (
-        f"MSE ratios (normalized), 95 % intervals from {boot['n_resamples']} resamples of the {boot['n_groups']} "
-        f"test series. Model / reference: {model}. References / persistence: {base}"
+        f"MSE ratios (normalized), 95 % intervals from {boot['n_resamples']} resamples of "
+        f"{boot.get('resampled', 'the test series')}. Model / reference: {model}. References / persistence: {base}"
     )
     return "\n" + "\n".join(textwrap.wrap(text, width))
 
@@ -191,12 +200,15 @@ def plot_one_step(
         mse_m = float(np.mean((forecast - target) ** 2))
         mse_p = float(np.mean((pers - target) ** 2))
         mse_a = float(np.mean((shown.ar[i] - target) ** 2))
-        for ax, sl in ((axes[i, 0], slice(None)), (axes[i, 1], slice(-zoom, None))):
-            ax.plot(xs[sl], target[sl], lw=1.4, color="k", label="actual")
-            ax.plot(xs[sl], forecast[sl], lw=1.2, color="C1", label="model one-step forecast")
-            if sl.start is not None:
-                ax.plot(xs[sl], pers[sl], lw=1.0, ls=":", color="C2", label="persistence (x̂ₜ₊₁ = xₜ)")
-                ax.plot(xs[sl], shown.ar[i][sl], lw=1.0, ls="--", color="C4", label=ar_name)
+        for ax, first in ((axes[i, 0], 0), (axes[i, 1], max(0, len(xs) - zoom))):
+            starts = [g - first for g in shown.gaps]  # a calendar gap breaks every line
+            lines = [(target, {"lw": 1.4, "color": "k", "label": "actual"}),
+                     (forecast, {"lw": 1.2, "color": "C1", "label": "model one-step forecast"})]  # fmt: skip
+            if first:
+                lines += [(pers, {"lw": 1.0, "ls": ":", "color": "C2", "label": "persistence (x̂ₜ₊₁ = xₜ)"}),
+                          (shown.ar[i], {"lw": 1.0, "ls": "--", "color": "C4", "label": ar_name})]  # fmt: skip
+            for values, style in lines:
+                ax.plot(*broken_at(xs[first:], values[first:], starts), **style)
             ax.set_ylabel(ylabel)
             ax.set_xlabel("date" if dates is not None else "time step")
             date_axis(ax, dates)
@@ -211,8 +223,6 @@ def plot_one_step(
             fontsize=12,
         )
         axes[i, 1].set_title(f"last {zoom} days")
-        axes[i, 0].legend(loc="best")
-        axes[i, 1].legend(loc="best", fontsize=12, framealpha=0.6)
     fig.suptitle(
         wrapped(
             f"One-step forecasts (window of {window} known values), all test series: {_fmt_score(score, units)}",
@@ -222,7 +232,7 @@ def plot_one_step(
         + _fmt_references(score, width=90),
         fontsize=12,
     )
-    fig.tight_layout()
+    legend_below(fig, axes[0, 1], ncol=2)
     save_figure(fig, path)
 
 
@@ -263,7 +273,6 @@ def plot_multi_step(
         ax.set_ylabel(ylabel)
         ax.set_xlabel("date" if dates is not None else "time step")
         date_axis(ax, dates)
-        ax.legend(loc="best", fontsize=12, framealpha=0.6)
     fig.suptitle(
         wrapped(
             f"Multi-step forecasts after {context} known values, all test sequences: {_fmt_score(score, units)}",
@@ -273,7 +282,7 @@ def plot_multi_step(
         + _fmt_references(score, width=90),
         fontsize=12,
     )
-    fig.tight_layout()
+    legend_below(fig, axes[0, 0], ncol=2)
     save_figure(fig, path)
 
 
@@ -301,23 +310,26 @@ def plot_error_vs_horizon(rows: list[dict], score: dict, path: Path, units: Unit
         ax.set_xlabel("horizon step (days after the last known value)")
         ax.set_ylabel(ylabel)
         ax.set_yscale("log")
-        ax.legend(fontsize=9)
     fig.suptitle(
-        f"Error vs horizon, test sequences. Multi-step over all steps: model/persistence MSE ratio {score['ratio']:.2f}"
-        + (
-            f" ({score[f'ratio_{units.suffix}']:.2f} in {units.symbol})"
-            if units and f"ratio_{units.suffix}" in score
-            else ""
-        )
-        + (
-            f"; model / {score['references']['ar1_diff']['name']} (iterated) {score['ratio_ar']:.4f} "
-            f"[{score['ratio_ar_ci'][0]:.4f}, {score['ratio_ar_ci'][1]:.4f}] (95 % interval)"
-            if "ratio_ar" in score
-            else ""
+        wrapped(
+            f"Error vs horizon, test sequences. Multi-step over all steps: model/persistence MSE ratio {score['ratio']:.2f}"
+            + (
+                f" ({score[f'ratio_{units.suffix}']:.2f} in {units.symbol})"
+                if units and f"ratio_{units.suffix}" in score
+                else ""
+            )
+            + (
+                f"; model / {score['references']['ar1_diff']['name']} (iterated) {score['ratio_ar']:.4f} "
+                f"[{score['ratio_ar_ci'][0]:.4f}, {score['ratio_ar_ci'][1]:.4f}] (95 % interval)"
+                if "ratio_ar" in score
+                else ""
+            ),
+            fig.get_figwidth(),
+            11,
         ),
         fontsize=11,
     )
-    fig.tight_layout()
+    legend_below(fig, axes[0, 0], ncol=3)
     save_figure(fig, path)
 
 

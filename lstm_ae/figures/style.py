@@ -128,13 +128,32 @@ def date_axis(ax, dates) -> None:
 
 
 @styled
-def plot_series(dates, series: dict[str, np.ndarray], path: Path, ylabel: str, title: str) -> None:
-    """One panel per series: its whole length, dates on the x-axis (time steps 1..D without dates)."""
+def legend_below(fig: Figure, ax, ncol: int = 3) -> None:
+    """The figure's one legend (the lines of `ax`) under its panels, where it covers no data; lays the
+    figure out (constrained layout: call it instead of tight_layout)."""
+    fig.set_layout_engine("constrained")
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False)
+
+
+def broken_at(xs, ys, starts=()) -> tuple[np.ndarray, np.ndarray]:
+    """xs and ys with a gap (NaN) before each index in `starts`, where a new gap-free stretch begins:
+    a line drawn through them stops at a calendar gap instead of bridging it."""
+    xs, ys = np.asarray(xs), np.asarray(ys, dtype=np.float64)
+    starts = np.asarray([p for p in starts if 0 < p < len(ys)], dtype=np.int64)
+    if len(starts) == 0:
+        return xs, ys
+    return np.insert(xs, starts, xs[starts]), np.insert(ys, starts, np.nan)
+
+
+def plot_series(dates, series: dict[str, np.ndarray], path: Path, ylabel: str, title: str, breaks=()) -> None:
+    """One panel per series: its whole length, dates on the x-axis (time steps 1..D without dates),
+    the line broken where a new stretch starts (breaks: positions after a calendar gap)."""
     n = len(series)
     fig, axes = subplots(n, 1, figsize=(9, 2.0 * n + 0.4), squeeze=False)
     for ax, (name, values) in zip(axes[:, 0], series.items()):
         xs = dates if dates is not None else np.arange(1, len(values) + 1)
-        ax.plot(xs, values, lw=1.3, label=name)
+        ax.plot(*broken_at(xs, values, breaks), lw=1.3, label=name)
         ax.set_ylabel(ylabel)
         ax.set_xlabel("date" if dates is not None else "time step")
         ax.set_title(name)

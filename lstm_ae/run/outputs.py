@@ -86,6 +86,13 @@ def reconstruct(model, task: Task, x: torch.Tensor, device) -> np.ndarray:
     return model(inp).recon.float().cpu().numpy()
 
 
+def _short(override: str) -> str:
+    """An override with a path value shortened to its file name (dataset.path=…/sp500.csv.gz): a title
+    names the run, the run's config holds the whole path."""
+    key, sep, value = override.partition("=")
+    return f"{key}=…/{Path(value).name}" if sep and "/" in value and "," not in value else override
+
+
 def run_label(width: int = 110) -> str:
     """Which run a figure shows: the trial's number and command-line overrides inside a Hydra job
     (e.g. "trial 3: model.hidden=32 optimizer.lr=0.005"), empty outside one."""
@@ -94,7 +101,7 @@ def run_label(width: int = 110) -> str:
     if not HydraConfig.initialized():
         return ""
     hc = HydraConfig.get()
-    overrides = " ".join(o for o in hc.overrides.task if not o.lstrip("+~").startswith("hydra."))
+    overrides = " ".join(_short(o) for o in hc.overrides.task if not o.lstrip("+~").startswith("hydra."))
     label = f"trial {hc.job.num}: {overrides}" if hc.mode.name == "MULTIRUN" else overrides
     return label if len(label) <= width else label[: width - 1] + "…"
 
@@ -128,12 +135,22 @@ def write_plots(prep: Prepared, history: list[dict], out: Path, reference: Recon
                 "pred",
                 "in-window prediction MSE\n(normalized; looked ahead)",
                 out / "prediction_loss.png",
-                f"{data.name}: in-window prediction loss vs epoch\nthe encoder has read all targets but the last: "
-                "not a forecast error (val_next, one_step are)",
+                f"{data.name}: in-window prediction loss vs epoch\n{honest_share_text(getattr(task, 'last_weight', 1.0), data.seq_len - 1)}",
                 logy=True,
             )
             files.append("prediction_loss.png")
     return files
+
+
+def honest_share_text(last_weight: float, steps: int) -> str:
+    """What the in-window prediction loss of `steps` steps is: its honest last step's share of the weight."""
+    last = float(last_weight)
+    share = last / (steps - 1 + last) if steps - 1 + last > 0 else 0.0
+    if share >= 0.9:
+        return (f"the last step (an honest one-step forecast) carries {100 * share:.1f} % of the weight "
+                f"(task.last_weight={last:g}): close to the forecast error")  # fmt: skip
+    return (f"the encoder has read every target but the last ({100 * share:.1f} % of the weight): "
+            "not a forecast error (val_next and one_step are)")  # fmt: skip
 
 
 def plot_test_reconstructions(prep: Prepared, path: Path, reference: ReconReference | None) -> None:

@@ -10,7 +10,10 @@ its reason, and the next invocation of the same command runs it again (from its 
 
 from __future__ import annotations
 
+import re
+import subprocess
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,74 @@ class JobInterrupted(RuntimeError):
     def __init__(self, state: str, detail: str = "") -> None:
         self.state = state
         super().__init__(f"{state}: {detail}" if detail else state)
+
+
+class LaunchConfigError(ValueError):
+    """A launcher request that no node of the cluster can meet; the message is one line naming the key."""
+
+
+@dataclass(frozen=True)
+class Node:
+    """One SLURM node as sinfo describes it."""
+
+    partition: str
+    name: str
+    cpus: int
+    memory_mb: int
+    gpus: int
+    default: bool  # in the cluster's default partition
+
+
+def slurm_nodes() -> list[Node] | None:
+    """Every node of every partition (sinfo), or None when sinfo cannot tell (no SLURM here)."""
+    try:
+        out = subprocess.run(["sinfo", "-h", "-N", "-o", "%P|%N|%c|%m|%G"], capture_output=True, text=True,
+                             timeout=30, check=True).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    nodes = []
+    for line in out.splitlines():
+        partition, name, cpus, memory, gres = line.split("|")
+        gpus = sum(int(m) for m in re.findall(r"gpu(?::[^:,()]+)?:(\d+)", gres))
+        nodes.append(Node(partition.rstrip("*"), name, int(cpus.rstrip("+")), int(memory.rstrip("+")), gpus,
+                          partition.endswith("*")))  # fmt: skip
+    return nodes
+
+
+def check_resources(launcher: Any, nodes: list[Node] | None = None) -> None:
+    """Before anything is submitted: a SLURM request that no node of its partition can meet (SLURM
+    would queue it forever) is one line naming the key and the most a node offers."""
+    if not _is_submitit(launcher) or launcher._EXECUTOR != "slurm":  # noqa: SLF001
+        return
+    nodes = slurm_nodes() if nodes is None else nodes
+    if not nodes:
+        return
+    p = launcher.params
+    wanted = p.get("partition")
+    part = [n for n in nodes if (n.partition == wanted if wanted else n.default)]
+    if not part:
+        names = ", ".join(sorted({n.partition for n in nodes}))
+        raise LaunchConfigError(f"hydra.launcher.partition={wanted}: no such SLURM partition; there are: {names}")
+    where = f"SLURM partition {part[0].partition}"
+    tasks = int(p.get("tasks_per_node") or 1)
+    asks = [  # (key and value, what a node offers, how much is asked, unit)
+        (f"cpus_per_task={p.get('cpus_per_task')}", "cpus", int(p.get("cpus_per_task") or 1) * tasks, "CPUs"),
+        (f"mem_gb={p.get('mem_gb')}", "memory_mb", int(float(p.get("mem_gb") or 0) * 1024), "MB of memory"),
+        (f"gpus_per_node={p.get('gpus_per_node')}", "gpus", int(p.get("gpus_per_node") or 0), "GPUs"),
+    ]
+    for key, field, asked, unit in asks:
+        most = max(getattr(n, field) for n in part)
+        if asked > most:
+            per = f" ({tasks} tasks per node)" if field == "cpus" and tasks > 1 else ""
+            raise LaunchConfigError(f"hydra.launcher.{key}{per}: no node of {where} has {asked} {unit}; the most "
+                                    f"is {most}")  # fmt: skip
+    fits = [n for n in part if all(getattr(n, field) >= asked for _, field, asked, _ in asks)]
+    if not fits:
+        keys = " ".join(key for key, *_ in asks)
+        raise LaunchConfigError(f"hydra.launcher: {keys}: no single node of {where} has all of it")
+    count = int(p.get("nodes") or 1)
+    if count > len(fits):
+        raise LaunchConfigError(f"hydra.launcher.nodes={count}: {where} has {len(fits)} node(s) that fit the request")
 
 
 def launch_batch(launcher: Any, overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list:
@@ -75,14 +146,48 @@ def _gather(job: Any, overrides: list[str]) -> Any:
     from submitit.core.utils import FailedJobError, UncompletedJobError
 
     try:
-        return job.results()[0]
+        ret = job.results()[0]
     except UncompletedJobError as exc:
-        error: BaseException = JobInterrupted(
-            str(job.state), f"job {job.job_id} ended without a result ({_first(exc)})"
-        )
-    except FailedJobError as exc:  # an error outside the task (the job's setup): a failed trial
-        error = exc
+        _refresh(job)
+        error: BaseException = JobInterrupted(_state(job), f"job {job.job_id} ended without a result ({_first(exc)})")
+    except FailedJobError as exc:  # an error outside the task (the job's setup), or submitit's own end of it
+        error = _not_requeued(job, exc) or exc
+    else:
+        inner = ret._return_value if ret.status == JobStatus.FAILED else None  # noqa: SLF001
+        stopped = _not_requeued(job, inner) if isinstance(inner, UncompletedJobError) else None
+        if stopped is None:
+            return ret
+        error = stopped
     return JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=error)
+
+
+NOT_REQUEUED = "Job not requeued because"  # submitit's words when a time limit or preemption ends a job for good
+
+
+def _not_requeued(job: Any, exc: BaseException) -> JobInterrupted | None:
+    """A job that submitit ended at its time limit (or a preemption) without requeuing it: raised in the
+    task (a FAILED JobReturn) or around it (FailedJobError), the scheduler calling it FAILED."""
+    line = next((x.strip() for x in str(exc).splitlines() if NOT_REQUEUED in x), None)
+    if line is None:
+        return None
+    state = "TIMEOUT" if "timed-out" in line else "PREEMPTED"
+    return JobInterrupted(state, f"job {job.job_id} reached its end ({line[line.index(NOT_REQUEUED) :]})")
+
+
+def _refresh(job: Any) -> None:
+    """A fresh scheduler state: submitit reads sacct at growing intervals (2 s ... 10 min)."""
+    update = getattr(getattr(job, "watcher", None), "update", None)
+    if callable(update):
+        try:
+            update()
+        except Exception:  # noqa: BLE001  (an unreachable sacct leaves the last state known)
+            pass
+
+
+def _state(job: Any) -> str:
+    """The job's state as the scheduler names it (CANCELLED, TIMEOUT, NODE_FAIL, OUT_OF_MEMORY...)."""
+    state = str(job.state)
+    return state.split()[0] if state.startswith("CANCELLED") else state
 
 
 def _first(exc: BaseException) -> str:

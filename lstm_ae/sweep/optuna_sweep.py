@@ -51,7 +51,7 @@ from lstm_ae.config import STUDY_FREE, build, describe, differences, settings
 from lstm_ae.files import RESULT, SUMMARY_MD, RunStatus
 from lstm_ae.sweep import space as search
 from lstm_ae.sweep.attrs import ENQUEUED_ATTR, GRID_KEY, SETTINGS_ATTR, SWEPT_ATTR
-from lstm_ae.sweep.launch import JobInterrupted, launch_batch
+from lstm_ae.sweep.launch import JobInterrupted, check_resources, launch_batch
 from lstm_ae.sweep.liveness import (
     INTERRUPTED,
     OWNER_HOST,
@@ -418,6 +418,7 @@ class OptunaSweep:
             ) from exc
 
     def _sweep(self, arguments: list[str]) -> list:
+        check_resources(self.launcher)  # before any trial is claimed: a request no node can meet is one line
         if self.search_space and self.params:
             warnings.warn(
                 "hydra.sweeper.params and the deprecated hydra.sweeper.search_space are both set: using params "

@@ -7,6 +7,7 @@ nothing of a particular dataset: it needs only x (B, T, F) and, to classify, lab
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -117,6 +118,7 @@ class PredictTask(Task):
     last_weight: float = 1.0  # weight of the last (honest) step in the prediction MSE, relative to each earlier step
     residual: bool = False  # the head predicts the change from the last known value
     linear_skip: bool = False  # with residual: + a learned a (x_t - x_{t-1}) (a linear AR(1) on differences)
+    references: str | None = None  # a references.json to score against; None: fit on the training split
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -126,6 +128,8 @@ class PredictTask(Task):
             raise ConfigError(f"task.residual must be true or false, got {self.residual!r}")
         if self.linear_skip is not False and (self.linear_skip is not True or not self.residual):
             raise ConfigError(f"task.linear_skip=true needs task.residual=true; got linear_skip={self.linear_skip!r}")
+        if self.references is not None and not Path(self.references).is_file():
+            raise ConfigError(f"task.references: no such file {self.references} (null: fit on the training split)")
         if self.pred_weight < 0:
             raise ConfigError(f"task.pred_weight must be >= 0, got {self.pred_weight}")
         if not isinstance(self.forecast_every, int) or self.forecast_every < 1:

@@ -27,8 +27,15 @@ def _write(df: pd.DataFrame, path) -> str:
     return str(path)
 
 
+def _flag(interval: dict) -> bool | None:
+    """model_beats_*: the interval's side of 1, None when it holds 1."""
+    return True if interval["ci_high"] < 1 else False if interval["ci_low"] > 1 else None
+
+
 def _check_references(score: dict, n_groups: int, keys=REFS) -> None:
-    assert score["bootstrap"]["n_resamples"] == 1000 and score["bootstrap"]["n_groups"] == n_groups
+    boot = score["bootstrap"]
+    assert boot["n_resamples"] == 1000 and boot["n_groups"] == n_groups and boot["n_blocks"] >= 2
+    assert boot["resampled"] == f"the test series and blocks of {boot['block_days']} consecutive days, jointly"
     assert set(score["references"]) == set(keys)
     for key in keys:
         ref = score["references"][key]
@@ -41,7 +48,15 @@ def _check_references(score: dict, n_groups: int, keys=REFS) -> None:
     assert score["model_vs"]["persistence"]["ratio"] == pytest.approx(score["ratio"])
     assert score["ratio_ci"][0] <= score["ratio"] <= score["ratio_ci"][1]
     assert score["ratio_ar"] == score["model_vs"]["ar1_diff"]["ratio"]
-    assert score["model_beats_ar"] == (score["ratio_ar"] <= 1)
+    assert score["model_beats_ar"] is _flag(score["model_vs"]["ar1_diff"])
+    assert score["model_beats_persistence"] is _flag(score["model_vs"]["persistence"])
+    lo, hi = score["ratio_dollars_ci"]
+    assert lo <= score["ratio_dollars"] <= hi and score["model_beats_persistence_dollars"] is _flag(
+        {"ci_low": lo, "ci_high": hi}
+    )
+    verdicts = {True: "beats", False: "worse", None: "not distinguishable"}
+    for v in score["model_vs"].values():
+        assert v["verdict"] == verdicts[_flag(v)]
 
 
 def test_result_json_scores_references_with_intervals(predict_run):
@@ -165,3 +180,47 @@ def test_evaluate_scores_a_series_too_short_for_multi_step(predict_run, sp500_fr
     assert one["n"] == ev["data"]["stocks_kept"] * 17 and one["model_mse"] > 0  # days 49..65
     assert "forecast_one_step.png" in ev["figures"] and "forecast_multi_step.png" not in ev["figures"]
     assert (out / "forecast_one_step.png").stat().st_size > 10_000
+
+
+def test_evaluate_scores_the_runs_own_references_unless_asked_to_refit(predict_run, sp500_frame, tmp_path, capsys):
+    """Other years: the references are the run's, fitted at training time on its training stocks
+    (references.json), never on the evaluated period; --refit-references refits them on the new data and
+    says so. A part of the file shorter than one window is named, and splits.json reads as what it is."""
+    saved = json.loads((predict_run / "references.json").read_text())
+    run_fit = json.loads((predict_run / "result.json").read_text())["test"]["one_step"]["references_fit"]
+    assert saved["window"] == 49 and saved["fit_on"] == run_fit["fit_on"] == "286 training series"
+    ar1 = next(r for r in saved["references"] if r["key"] == "ar1_diff")
+    assert ar1["coef"] == run_fit["ar1_diff_coef"] and len(saved["fit_series"]) == 286
+
+    symbols = sorted(sp500_frame["symbol"].unique())[:60]
+    df = sp500_frame[sp500_frame["symbol"].isin(symbols)]
+    part = df[(df["date"] < "2014-02-12") | (df["date"] >= "2017-01-01")]  # 28 days, a gap, then 2017
+    path = _write(part, tmp_path / "other_years.csv.gz")
+    evals = {}
+    for name, flags in (("own", []), ("refit", ["--refit-references"])):
+        out = tmp_path / name
+        code, err = _evaluate(
+            capsys, predict_run, f"dataset.path={path}", *flags, "--out", out, "task.forecast_every=5"
+        )
+        assert code == 0, err[-3000:]
+        evals[name] = (json.loads((out / "eval.json").read_text()), json.loads((out / "splits.json").read_text()))
+    (own, own_splits), (refit, refit_splits) = evals["own"], evals["refit"]
+    unscored = "2014-01-02..2014-02-11: 28 days, shorter than one window (50); not scored"
+    assert own["data"]["unscored"] == unscored and own["data"]["gaps"] == "2014-02-11 -> 2017-01-03"
+    one = own["test"]["one_step"]
+    assert one["references_fit"]["ar1_diff_coef"] == ar1["coef"]
+    assert one["references_fit"]["fit_on"].startswith("286 training series, fitted at training time (")
+    assert own["references"].startswith("the run's own, fitted at training time")
+    fit = refit["test"]["one_step"]["references_fit"]
+    assert refit["references"] == "refit on the evaluated data (--refit-references)"
+    assert fit["ar1_diff_coef"] != ar1["coef"] and "fitted at training time" not in fit["fit_on"]
+    # the eval folder names what was evaluated and what the references saw; no "train" list of evaluated stocks
+    assert set(own_splits) == {"evaluated", "excluded_seen_by_the_run", "references_fitted_on"}
+    evaluated, excluded = set(own_splits["evaluated"]), set(own_splits["excluded_seen_by_the_run"])
+    assert evaluated <= set(symbols) and excluded <= set(saved["fit_series"]) | set(json.loads(
+        (predict_run / "splits.json").read_text())["val"])  # fmt: skip
+    assert len(evaluated) + len(excluded) == own["data"]["stocks_kept"] and not evaluated & excluded
+    assert not set(own_splits["evaluated"]) & set(saved["fit_series"])
+    assert refit_splits["references_fitted_on"] == fit["fit_on"]
+    _check_references(one, one["n_series"])
+    assert (one["n_series"], own["test_size"] > 0) == (len(own_splits["evaluated"]), True)

@@ -32,9 +32,9 @@ def test_ar1_on_differences_recovers_its_coefficients_and_the_known_error_ratio(
     score = B.bootstrap_ratio(e_ar, e_p, n_resamples=500)
     # persistence errs by the whole change (variance 1/(1-φ²) around its mean), AR(1) by ε (variance 1)
     expected = 1.0 / (1.0 / (1 - 0.3**2) + (0.05 / 0.7) ** 2)
-    assert score["ratio"] == pytest.approx(expected, abs=0.02)
-    assert score["ci_low"] <= score["ratio"] <= score["ci_high"] < 1.0
-    assert score["n_resamples"] == 500 and score["n_groups"] == 20
+    assert score.ratio == pytest.approx(expected, abs=0.02)
+    assert score.ci_low <= score.ratio <= score.ci_high < 1.0
+    assert score.n_resamples == 500 and score.n_groups == 20
 
 
 def test_ar2_on_levels_recovers_a_stationary_process():
@@ -77,16 +77,16 @@ def test_bootstrap_is_seeded_and_resamples_whole_groups():
     rng = np.random.default_rng(2)
     base = rng.exponential(size=(50, 40))
     same = B.bootstrap_ratio(base, base)
-    assert same["ratio"] == same["ci_low"] == same["ci_high"] == 1.0
+    assert same.ratio == same.ci_low == same.ci_high == 1.0
     half = B.bootstrap_ratio(base / 2, base)
-    assert half["ratio"] == pytest.approx(0.5) and half["ci_high"] == pytest.approx(0.5)
+    assert half.ratio == pytest.approx(0.5) and half.ci_high == pytest.approx(0.5)
     noisy = base * rng.uniform(0.5, 1.3, size=(50, 1))  # a factor per group: groups differ
     a, b = B.bootstrap_ratio(noisy, base, seed=3), B.bootstrap_ratio(noisy, base, seed=3)
     assert a == b
     flat = B.bootstrap_ratio(noisy.reshape(-1), base.reshape(-1), groups=np.repeat(np.arange(50), 40), seed=3)
     assert flat == a  # (S, n) rows are the groups
-    assert a["ci_low"] < a["ratio"] < a["ci_high"]
-    assert a["ci_high"] - a["ci_low"] > 0.05  # the per-group factor spreads the resamples
+    assert a.ci_low < a.ratio < a.ci_high
+    assert a.ci_high - a.ci_low > 0.05  # the per-group factor spreads the resamples
 
 
 def test_bad_arguments_are_named():
@@ -127,6 +127,46 @@ def test_on_the_real_sp500_ar1_on_differences_beats_persistence_and_drift_does_n
     pers = sq(B.persistence(flat))
     ar_score = B.bootstrap_ratio(sq(ar.predict(flat)), pers)
     drift_score = B.bootstrap_ratio(sq(B.drift(flat, 48)), pers)
-    assert ar_score["n_groups"] == len(values) - n_train
-    assert 0.98 < ar_score["ratio"] and ar_score["ci_high"] < 1.0
-    assert drift_score["ci_low"] > 1.0
+    assert ar_score.n_groups == len(values) - n_train
+    assert 0.98 < ar_score.ratio and ar_score.ci_high < 1.0
+    assert drift_score.ci_low > 1.0
+
+
+def _shared_day_errors(rng, n_stocks=40, n_days=200, run=5):
+    """Squared errors of a model and a base on stocks that share their days: the model is better on
+    some runs of `run` days and worse on others by a factor every stock shares (mean 1: the true ratio
+    is 1)."""
+    base = rng.exponential(size=(n_stocks, n_days))
+    factor = np.repeat(rng.choice([0.7, 1.3], size=n_days // run), run)
+    return base * factor[None, :] * rng.uniform(0.9, 1.1, size=(n_stocks, n_days)), base
+
+
+def test_day_blocks_resampled_with_the_stocks_cover_a_shared_day_effect():
+    """Stocks alone treat each day's common factor as 40 independent errors: their 95 % interval misses
+    the true ratio 1 most of the time; resampling blocks of days jointly with the stocks covers it."""
+    rng = np.random.default_rng(0)
+    blocks = B.day_blocks(np.arange(200), 10)
+    covered = {"stocks": 0, "stocks and days": 0}
+    for _ in range(60):
+        m, b = _shared_day_errors(rng)
+        stocks = B.bootstrap_ratio(m, b, n_resamples=400)
+        joint = B.bootstrap_ratio(m, b, blocks=np.broadcast_to(blocks, m.shape), n_resamples=400)
+        assert stocks.ratio == pytest.approx(joint.ratio) and (stocks.n_blocks, joint.n_blocks) == (1, 20)
+        assert joint.ci_high - joint.ci_low > 2 * (stocks.ci_high - stocks.ci_low)
+        covered["stocks"] += stocks.ci_low <= 1.0 <= stocks.ci_high
+        covered["stocks and days"] += joint.ci_low <= 1.0 <= joint.ci_high
+    assert covered["stocks"] < 30 and covered["stocks and days"] >= 54, covered
+
+
+def test_a_verdict_only_when_the_interval_excludes_one():
+    assert B.Verdict.of(0.98, 0.99) is B.Verdict.BEATS
+    assert B.Verdict.of(1.01, 1.2) is B.Verdict.WORSE
+    assert B.Verdict.of(0.998, 1.001) is B.Verdict.UNDECIDED
+    rng = np.random.default_rng(1)
+    m, b = _shared_day_errors(rng)
+    joint = B.bootstrap_ratio(m, b, blocks=np.broadcast_to(B.day_blocks(np.arange(200), 10), m.shape))
+    assert joint.as_dict()["verdict"] == str(B.Verdict.of(joint.ci_low, joint.ci_high))
+    clear = B.bootstrap_ratio(b * 0.8, b, blocks=np.broadcast_to(B.day_blocks(np.arange(200), 10), b.shape))
+    assert clear.verdict is B.Verdict.BEATS and clear.ratio == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="group and .* block labels"):
+        B.bootstrap_ratio(m, b, blocks=np.zeros(5))
