@@ -12,7 +12,8 @@ def test_reconstruction_shapes_and_range():
     assert out.recon.shape == (5, 11, 3)
     assert out.z.shape == (5, 16)
     assert out.logits is None and out.pred is None
-    assert 0.0 <= float(out.recon.min()) and float(out.recon.max()) <= 1.0
+    recon = out.recon.detach()
+    assert 0.0 <= float(recon.min()) and float(recon.max()) <= 1.0
 
 
 def test_context_is_last_hidden_state_of_top_encoder_layer():

@@ -411,3 +411,26 @@ def test_a_process_in_its_own_pid_namespace_records_another_namespace():
     inside, pid = out.stdout.split()
     assert pid == "1" and inside != pid_namespace()
     assert inside.split(":")[0] == pid_namespace().split(":")[0]  # same boot: only the namespace differs
+
+
+def test_sweepers_inside_and_outside_a_pid_namespace_never_run_a_point_twice(tmp_path):
+    """One sweeper in unshare -fp --mount-proc (a container with the host's name), one outside, on one
+    study and one sweep folder, each trial seconds long: neither takes the other's live trials for dead
+    (its pids are not visible here, so only the heartbeat decides), so every point runs once."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs unshare and root")
+    sweep = tmp_path / "shared"
+    args = ["x=1,2,3,4", "y=0", storage_arg("sqlite", sweep), f"hydra.sweep.dir={sweep}"]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "SPHERE_SLEEP": "2"}
+    inside = subprocess.Popen(["unshare", "-fp", "--mount-proc", sys.executable, str(SPHERE), "-m", *args],
+                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    wait_until(lambda: n_in_state("sqlite", sweep, "RUNNING") >= 1, "the sweeper inside running a trial")
+    outside = sphere(*args, cwd=tmp_path, env={"SPHERE_SLEEP": "2"})
+    _, inside_err = inside.communicate(timeout=HANG_GUARD_S)
+    assert (inside.returncode, outside.returncode) == (0, 0), inside_err[-2000:] + outside.stderr[-2000:]
+    done = trials("sqlite", sweep)
+    assert sorted(t.params["x"] for t in done) == [1, 2, 3, 4]  # every point once
+    assert {t.state.name for t in done} == {"COMPLETE"}
+    owners = {t.user_attrs.get(OWNER_PID_NS) for t in done}
+    assert len(owners) == 2, owners  # both sweepers ran trials: one from each PID namespace
