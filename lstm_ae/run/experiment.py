@@ -47,7 +47,7 @@ def run_experiment(cfg: DictConfig) -> float:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except Exception as exc:
-        if not multirun:
+        if not multirun or ended_by_scheduler(exc):  # the job ends, not the trial: its sweep reruns it
             raise
         result.update(
             status=RunStatus.FAILED, reason=f"{type(exc).__name__}: {exc}", wall_time_s=time.perf_counter() - t_start
@@ -55,6 +55,14 @@ def run_experiment(cfg: DictConfig) -> float:
         record_failure(out, result)
         log.exception("trial failed")
         return worst_value(direction)
+
+
+def ended_by_scheduler(exc: BaseException) -> bool:
+    """submitit's UncompletedJobError, raised in a job at its time limit's (or a preemption's) signal
+    when it is not requeued: the scheduler ends the job and the trial is unfinished, not failed (no
+    FAILED result.json; the sweep records it as interrupted and the next invocation resumes it)."""
+    kind = type(exc)
+    return kind.__name__ == "UncompletedJobError" and kind.__module__.startswith("submitit")
 
 
 def record_failure(out: Path, result: dict) -> None:

@@ -642,8 +642,9 @@ class OptunaSweep:
 
     def _folder_for(self, study: optuna.Study, trial: optuna.Trial) -> str:
         """A trial's run folder is its number; a grid point re-run after a killed trial reuses that
-        trial's folder, so the run resumes from its last checkpoint."""
-        key = trial.user_attrs.get(GRID_KEY)
+        trial's folder, so the run resumes from its last checkpoint (so does a sampled configuration
+        queued again after its trial was killed: the same parameters)."""
+        key = trial.user_attrs.get(GRID_KEY) or (_key(trial.params) if trial.params else None)
         if key is None:
             return str(trial.number)
         trials = study.get_trials(deepcopy=False)

@@ -4,6 +4,7 @@ cluster, except where LSTM_AE_REQUIRE_SLURM=1 (CI): then they fail. A job cancel
 over its time limit are failed trials naming the SLURM state; the same command again completes the
 sweep; a request no node can meet is one line before anything is submitted."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -50,10 +51,14 @@ def finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
     return proc.returncode, err
 
 
-def study_of(sweep) -> dict[float, optuna.trial.FrozenTrial]:
+def trials_of(sweep) -> list[optuna.trial.FrozenTrial]:
     storage = f"sqlite:///{sweep}/optuna.db"
     name = optuna.get_all_study_summaries(storage)[0].study_name
-    return {t.params["x"]: t for t in optuna.load_study(study_name=name, storage=storage).trials}
+    return optuna.load_study(study_name=name, storage=storage).trials
+
+
+def study_of(sweep) -> dict[float, optuna.trial.FrozenTrial]:
+    return {t.params["x"]: t for t in trials_of(sweep)}
 
 
 def slurm_job_of(pids, x: float, timeout: float = 120) -> str:
@@ -99,25 +104,34 @@ def test_a_job_cancelled_mid_trial_is_a_failed_trial_and_the_same_command_comple
     rerun_completes(cmd, sweep, tmp_path)
 
 
-def test_a_job_over_its_time_limit_is_a_timeout_and_the_same_command_completes_it(partition, tmp_path):
-    """hydra-submitit-launcher's defaults (signal_delay_s=120, max_num_timeout=0): submitit ends the job at
-    its time limit's signal without requeuing it, SLURM calls it FAILED; the trial's reason says TIMEOUT."""
-    sweep, pids = tmp_path / "sweep", tmp_path / "pids"
-    pids.mkdir()
-    cmd = args(sweep, partition)
+def test_a_training_over_its_time_limit_is_a_timeout_and_the_same_command_resumes_it(partition, tmp_path):
+    """run.py on SLURM with hydra-submitit-launcher's defaults (signal_delay_s=120, max_num_timeout=0):
+    at its time limit's signal submitit ends the job without requeuing it (SLURM calls it FAILED); the
+    trial is FAIL TIMEOUT, no failed result.json is left, and the same command without the short limit
+    resumes the training from its last.pt and completes it."""
+    from conftest import run_cli
+
+    sweep = tmp_path / "sweep"
+    cmd = ["-m", "dataset=toy", "dataset.size=2000", "model.hidden=choice(8)", "trainer.epochs=600", "process.threads=1",
+           "hydra/launcher=submitit_slurm", f"hydra.launcher.partition={partition}", "hydra.launcher.cpus_per_task=1",
+           "hydra.launcher.mem_gb=2", f"hydra.sweep.dir={sweep}", f"hydra.sweeper.storage=sqlite:///{sweep}/optuna.db",
+           "hydra.sweeper.max_failure_rate=1"]  # fmt: skip
     started = time.time()
-    proc = start([*cmd, "hydra.launcher.timeout_min=1"], tmp_path, {"SPHERE_HANG_AT": "1.5", "SPHERE_PIDS": str(pids)})
-    code, err = finish(proc)
-    print(f"sweep with a timed-out job ended after {time.time() - started:.0f} s")
-    assert code in (0, 3) and "Traceback" not in err, err[-3000:]
-    trials = study_of(sweep)
-    assert trials[1.0].state.name == "COMPLETE"
-    failed = trials[2.0]
-    assert failed.state.name == "FAIL" and failed.user_attrs["interrupted"] == "TIMEOUT", failed.user_attrs
-    assert "timed-out" in failed.user_attrs["reason"]
-    print(f"exit {code}; x=2: {failed.user_attrs['reason']}")
-    assert "1 failed" in (sweep / "summary.md").read_text()
-    rerun_completes(cmd, sweep, tmp_path)
+    first = run_cli(*cmd, "hydra.launcher.timeout_min=1", cwd=tmp_path)
+    print(f"sweep with a timed-out training ended after {time.time() - started:.0f} s")
+    assert first.returncode in (0, 3) and "Traceback" not in first.stderr, first.stderr[-3000:]
+    (trial,) = trials_of(sweep)
+    assert trial.state.name == "FAIL" and trial.user_attrs["interrupted"] == "TIMEOUT", trial.user_attrs
+    print(f"exit {first.returncode}; {trial.user_attrs['reason']}")
+    run = sweep / "0"
+    assert (run / "last.pt").is_file() and not (run / "result.json").exists()  # unfinished, not failed
+    again = run_cli(*cmd, "hydra.launcher.timeout_min=10", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    log = (run / "run.log").read_text()
+    assert "resuming from" in log and "after epoch" in log, log[-3000:]
+    assert [p.name for p in sweep.iterdir() if p.name.isdigit()] == ["0"]  # in its own folder
+    result = json.loads((run / "result.json").read_text())
+    assert result["status"] in ("completed", "early_stopped"), result
 
 
 def test_a_request_no_node_can_meet_is_one_line_before_anything_is_submitted(partition, tmp_path):
