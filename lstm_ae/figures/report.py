@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
 from lstm_ae.artifacts import save_figure
-from lstm_ae.figures.style import STYLE, epoch_axis, subplots, with_style
+from lstm_ae.figures.style import STYLE, epoch_axis, legend_below, subplots, with_style
 
 COLUMN = 7.2  # inches: an A4 or Letter page's text width at the report's margins
 HALF = 3.5  # two figures side by side
@@ -76,25 +76,23 @@ def curves(lines: list[Line], ylabel: str, path: Path, title: str, logy: bool = 
 
 @printed
 def grid_objective(df: pd.DataFrame, swept: list[str], path: Path, ylabel: str) -> None:
-    """The validation objective of every trial against each swept parameter, the best per value joined."""
+    """The validation objective of every trial against each swept parameter, the best per value joined.
+    A grid's values sit equally spaced, labelled by value (0, 0.02, 0.1 never collide), and the legend
+    sits under the panels."""
     n = max(1, len(swept))
-    fig, axes = subplots(1, n, figsize=(COLUMN, 2.4), squeeze=False, sharey=True)
+    fig, axes = subplots(1, n, figsize=(COLUMN, 2.5), squeeze=False, sharey=True)
     for ax, name in zip(axes[0], swept):
         values = pd.to_numeric(df[name], errors="coerce")
-        ax.scatter(values, df["objective"], s=14, color="C0", label="trial")
-        best = df.assign(_v=values).groupby("_v")["objective"].min()
-        ax.plot(best.index, best.values, "-", color="C1", label="best per value")
         distinct = sorted(values.dropna().unique())
-        if distinct and distinct[0] > 0 and distinct[-1] / distinct[0] >= 10:
-            ax.set_xscale("log")
-            _log_ticks(ax, distinct)
-        else:
-            ax.set_xticks(distinct)
-            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        position = values.map({v: i for i, v in enumerate(distinct)})
+        ax.scatter(position, df["objective"], s=14, color="C0", label="trial")
+        best = df.assign(_p=position).groupby("_p")["objective"].min()
+        ax.plot(best.index, best.values, "-", color="C1", label="best per value")
+        ax.set_xticks(range(len(distinct)), [f"{v:g}" for v in distinct])
+        ax.set_xlim(-0.5, len(distinct) - 0.5)
         ax.set_xlabel(name)
     axes[0, 0].set_ylabel(ylabel)
-    axes[0, 0].legend(loc="upper center", bbox_to_anchor=(n / 2 + 0.1 * (n - 1) / 2, -0.28), ncol=2, frameon=False)
-    fig.tight_layout()
+    legend_below(fig, axes[0, 0], ncol=2)
     save_figure(fig, path)
 
 
