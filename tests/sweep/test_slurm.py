@@ -105,19 +105,21 @@ def test_a_job_cancelled_mid_trial_is_a_failed_trial_and_the_same_command_comple
 
 
 def test_a_training_over_its_time_limit_is_a_timeout_and_the_same_command_resumes_it(partition, tmp_path):
-    """run.py on SLURM with hydra-submitit-launcher's defaults (signal_delay_s=120, max_num_timeout=0):
-    at its time limit's signal submitit ends the job without requeuing it (SLURM calls it FAILED); the
+    """run.py on SLURM with hydra-submitit-launcher's max_num_timeout=0 (its default): at its time limit's
+    signal submitit ends the job without requeuing it (SLURM calls it FAILED); the
     trial is FAIL TIMEOUT, no failed result.json is left, and the same command without the short limit
     resumes the training from its last.pt and completes it."""
     from conftest import run_cli
 
     sweep = tmp_path / "sweep"
-    cmd = ["-m", "dataset=toy", "dataset.size=2000", "model.hidden=choice(8)", "trainer.epochs=600", "process.threads=1",
+    cmd = ["-m", "dataset=toy", "dataset.size=2000", "model.hidden=choice(8)", "trainer.epochs=800", "process.threads=1",
            "hydra/launcher=submitit_slurm", f"hydra.launcher.partition={partition}", "hydra.launcher.cpus_per_task=1",
            "hydra.launcher.mem_gb=2", f"hydra.sweep.dir={sweep}", f"hydra.sweeper.storage=sqlite:///{sweep}/optuna.db",
            "hydra.sweeper.max_failure_rate=1"]  # fmt: skip
     started = time.time()
-    first = run_cli(*cmd, "hydra.launcher.timeout_min=1", cwd=tmp_path)
+    # SLURM checks time limits every 30 s; the signal comes once at most signal_delay_s are left, so
+    # 45 s before a 1-minute limit is 15-45 s in: after the first epochs (last.pt), before the 800th
+    first = run_cli(*cmd, "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=45", cwd=tmp_path)
     print(f"sweep with a timed-out training ended after {time.time() - started:.0f} s")
     assert first.returncode in (0, 3) and "Traceback" not in first.stderr, first.stderr[-3000:]
     (trial,) = trials_of(sweep)
