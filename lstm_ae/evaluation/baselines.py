@@ -142,6 +142,11 @@ class Verdict(StrEnum):
     WORSE = "worse"  # the whole interval lies above 1
     UNDECIDED = "not distinguishable"  # the interval holds 1: the data do not decide
 
+    @property
+    def flag(self) -> bool | None:
+        """As model_beats_* records it: True, False, or None when the interval holds 1."""
+        return None if self is Verdict.UNDECIDED else self is Verdict.BEATS
+
     @classmethod
     def of(cls, ci_low: float, ci_high: float) -> Verdict:
         if ci_high < 1.0:

@@ -142,11 +142,16 @@ def predict_next(model, windows: np.ndarray, scaler, device="cpu", batch_size: i
     return scaler.invert(out[:, None], lo, span)[:, 0], lo, span
 
 
+def stretch_of(steps, breaks=()) -> np.ndarray:
+    """The gap-free stretch (0, 1, ...) each step lies in, given the steps where a stretch starts."""
+    return np.searchsorted(np.asarray(breaks, dtype=np.int64), steps, side="right")
+
+
 def forecast_days(n_days: int, window: int, every: int = 1, breaks=()) -> np.ndarray:
     """Steps j = window, window+every, ... < n_days whose window j-window..j-1 and target j lie in one
     gap-free stretch (no break p with j-window < p <= j)."""
     days = np.arange(window, n_days, every)
-    stretch = np.searchsorted(np.asarray(breaks, dtype=np.int64), np.arange(n_days), side="right")
+    stretch = stretch_of(np.arange(n_days), breaks)
     return days[stretch[days - window] == stretch[days]]
 
 
@@ -330,8 +335,7 @@ class Resampling:
 
 def verdict_flag(interval: dict) -> bool | None:
     """model_beats_*: True when the interval lies below 1, False above it, None when it holds 1."""
-    verdict = baselines.Verdict(interval["verdict"])
-    return None if verdict is baselines.Verdict.UNDECIDED else verdict is baselines.Verdict.BEATS
+    return baselines.Verdict(interval["verdict"]).flag
 
 
 def score_references(model_f, ref_f: dict, refs: list, truth: tuple, resampling: Resampling, suffix) -> dict:
@@ -576,9 +580,10 @@ def _one_step_scores(f: Forecaster, window: int, every: int) -> tuple[dict, Show
     ref_f = reference_forecasts(f.refs, os_.windows, f.scaler)
     one = compare(os_.forecast, os_.persistence, os_.target, os_.span, f.suffix)
     one.update(window=window, every=every, n_series=len(names))
-    resampling = Resampling(np.asarray(names), baselines.day_blocks(os_.day, window)[None, :], window)
     if f.data.series is None:  # items that are not windows of whole series share no calendar
         resampling = Resampling.one_block(names, os_.target.shape)
+    else:
+        resampling = Resampling(np.asarray(names), baselines.day_blocks(os_.day, window)[None, :], window)
     truth = (os_.persistence, os_.target, os_.span)
     one.update(score_references(os_.forecast, ref_f, f.refs, truth, resampling, f.suffix))
     k = min(3, len(names))
@@ -586,8 +591,7 @@ def _one_step_scores(f: Forecaster, window: int, every: int) -> tuple[dict, Show
         os_ = one_step(f.model, series[:k], window, f.scaler, f.device, 1, breaks)
         ref_f = reference_forecasts(f.refs, os_.windows, f.scaler)
     shown_dates = None if dates is None else np.asarray(dates)[os_.day]
-    stretch = np.searchsorted(np.asarray(breaks, dtype=np.int64), os_.day, side="right")
-    gaps = tuple(int(g) for g in np.flatnonzero(np.diff(stretch)) + 1)
+    gaps = tuple(int(g) for g in np.flatnonzero(np.diff(stretch_of(os_.day, breaks))) + 1)
     return one, ShownSeries(os_.first(k), ref_f[AR_KEY][:k], names[:k], shown_dates, gaps)
 
 
